@@ -1,0 +1,1 @@
+"""Read models: each projection's tables and the fold that keeps them current from the event log."""

@@ -1,0 +1,1 @@
+"""The /api/v3 HTTP API (litestar): writes append events, reads come from projections."""

@@ -1,0 +1,50 @@
+"""The shared handles one process needs: settings, the pool, the event store, blobs, the waker."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from .settings import Settings
+from .storage.blobs import PostgresBlobStore
+from .storage.eventstore import EventStore
+from .storage.subscription import Waker
+
+
+@dataclass
+class Core:
+    settings: Settings
+    pool: AsyncConnectionPool[Any]
+    store: EventStore
+    blobs: PostgresBlobStore
+    waker: Waker
+
+
+@contextlib.asynccontextmanager
+async def open_core(settings: Settings) -> AsyncIterator[Core]:
+    """Opens the pool and the LISTEN waker; closes both on exit."""
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        settings.database_url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        open=False,
+        timeout=30,
+    )
+    await pool.open(wait=True, timeout=30)
+    waker = Waker(settings.database_url)
+    await waker.start()
+    try:
+        yield Core(
+            settings=settings,
+            pool=pool,
+            store=EventStore(pool, lock_timeout_ms=settings.append_lock_timeout_ms),
+            blobs=PostgresBlobStore(pool),
+            waker=waker,
+        )
+    finally:
+        await waker.stop()
+        await pool.close()

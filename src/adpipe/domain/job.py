@@ -1,0 +1,480 @@
+"""The job aggregate: every rule of the seed's status flow, as pure decide/evolve.
+
+pending → storyboard_review → in_progress → rendering → completed, with failed and cancelled as the
+other endings. `decide` checks a command against the state and answers the events it causes, or
+raises `InvalidTransition` (the API's 409) / `ValidationFailed` (422). `evolve` folds one event into
+the state and never refuses: the log is the truth. No IO here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from adpipe.errors import InvalidTransition, ValidationFailed
+from adpipe.events.base import Event, Usage
+from adpipe.events.job import (
+    AdBasics,
+    AssetDownloaded,
+    Creative,
+    JobApproved,
+    JobCancelled,
+    JobContext,
+    JobCreated,
+    JobFailed,
+    RenderCompleted,
+    RenderProgress,
+    RenderStarted,
+    SceneRegenerated,
+    SceneRegenerationRequested,
+    ScenesGenerated,
+    SceneUpdated,
+    StoryboardReason,
+    StoryboardRegenerationRequested,
+    StoryboardRejected,
+)
+from adpipe.events.scene import Scene
+
+from .storyboard import check_scene, check_storyboard, check_total_duration
+
+Status = Literal[
+    "pending", "storyboard_review", "in_progress", "rendering", "completed", "failed", "cancelled"
+]
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+
+class Cost(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    planning: float = 0.0
+    rendering: float = 0.0
+    storage: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return round(self.planning + self.rendering + self.storage, 6)
+
+
+class Video(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    blob_id: str
+    duration_seconds: float
+    size_bytes: int
+    width: int
+    height: int
+    render_seconds: float
+
+
+class JobError(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    message: str
+    stage: str = ""
+
+
+class JobState(msgspec.Struct, frozen=True, kw_only=True):
+    """A job as its events left it. `version` is the stream version the state reflects."""
+
+    version: int = 0
+    job_id: str = ""
+    user_id: str = ""
+    status: Status = "pending"
+    context: JobContext | None = None
+    ad_basics: AdBasics | None = None
+    creative: Creative | None = None
+    duration_seconds: float = 0.0
+    # Asset ids the downloader still has to fetch before planning can start.
+    awaiting_assets: frozenset[str] = frozenset()
+    blobs: dict[str, str] = {}
+    scenes: tuple[Scene, ...] = ()
+    storyboards: int = 0
+    regenerations: int = 0
+    # What the planner is working on for the user: "all", "reject" or "scene:<n>"; None when idle.
+    pending: str | None = None
+    pending_feedback: str | None = None
+    planner: str | None = None
+    model: str | None = None
+    render_attempts: int = 0
+    progress: int = 0
+    video: Video | None = None
+    cost: Cost = Cost()
+    error: JobError | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.version > 0
+
+    @property
+    def asset_ids(self) -> frozenset[str]:
+        assert self.creative is not None
+        return frozenset(a.asset_id for a in self.creative.assets)
+
+    @property
+    def ready_to_plan(self) -> bool:
+        return self.status == "pending" and not self.awaiting_assets and self.storyboards == 0
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True):
+    pass
+
+
+class CreateJob(Command, frozen=True, kw_only=True):
+    job_id: str
+    user_id: str
+    context: JobContext
+    ad_basics: AdBasics
+    creative: Creative
+
+
+class RecordAssetDownloaded(Command, frozen=True, kw_only=True):
+    event: AssetDownloaded
+
+
+class RecordStoryboard(Command, frozen=True, kw_only=True):
+    scenes: list[Scene]
+    planner: Literal["builtin", "llm"]
+    model: str | None = None
+    usage: Usage = Usage()
+
+
+class RequestSceneRegeneration(Command, frozen=True, kw_only=True):
+    scene_number: int
+    feedback: str | None = None
+
+
+class RecordSceneRegenerated(Command, frozen=True, kw_only=True):
+    scene: Scene
+    planner: Literal["builtin", "llm"]
+    model: str | None = None
+    usage: Usage = Usage()
+
+
+class RequestRegenerateAll(Command, frozen=True, kw_only=True):
+    feedback: str | None = None
+
+
+class RejectStoryboard(Command, frozen=True, kw_only=True):
+    feedback: str
+
+
+class UpdateScene(Command, frozen=True, kw_only=True):
+    scene_number: int
+    description: str | None = None
+    script: str | None = None
+    duration: float | None = None
+    shot_type: str | None = None
+    transition: str | None = None
+    assets: list[str] | None = None
+
+
+class Approve(Command, frozen=True, kw_only=True):
+    pass
+
+
+class StartRender(Command, frozen=True, kw_only=True):
+    worker: str = ""
+
+
+class ReportProgress(Command, frozen=True, kw_only=True):
+    percent: int
+    eta_seconds: float | None = None
+    frames_done: int = 0
+    frames_total: int = 0
+
+
+class CompleteRender(Command, frozen=True, kw_only=True):
+    video: Video
+    cost: float = 0.0
+
+
+class Fail(Command, frozen=True, kw_only=True):
+    code: str
+    message: str
+    stage: str = ""
+
+
+class Cancel(Command, frozen=True, kw_only=True):
+    reason: str = ""
+
+
+# ---- decide ---------------------------------------------------------------------------------
+
+
+def _require(state: JobState, *statuses: Status, action: str) -> None:
+    if not state.exists:
+        raise InvalidTransition(f"cannot {action}: the job does not exist")
+    if state.status not in statuses:
+        raise InvalidTransition(
+            f"cannot {action} while the job is {state.status}", status=state.status
+        )
+
+
+def _require_idle(state: JobState, action: str) -> None:
+    if state.pending is not None:
+        scene = state.pending.removeprefix("scene:")
+        what = f"scene {scene}" if scene != state.pending else "the storyboard"
+        raise InvalidTransition(
+            f"cannot {action}: {what} is being regenerated", status=state.status
+        )
+
+
+def _scene(state: JobState, number: int) -> Scene:
+    if not 1 <= number <= len(state.scenes):
+        raise ValidationFailed(
+            f"scene {number} does not exist; the storyboard has scenes 1 to {len(state.scenes)}",
+            [{"field": "sceneNumber", "message": f"must be between 1 and {len(state.scenes)}"}],
+        )
+    return state.scenes[number - 1]
+
+
+def decide(state: JobState, command: Command) -> list[Event]:
+    match command:
+        case CreateJob():
+            if state.exists:
+                raise InvalidTransition("the job already exists", status=state.status)
+            check_total_duration(command.creative.duration_seconds)
+            return [
+                JobCreated(
+                    job_id=command.job_id,
+                    user_id=command.user_id,
+                    context=command.context,
+                    ad_basics=command.ad_basics,
+                    creative=command.creative,
+                )
+            ]
+        case RecordAssetDownloaded(event=event):
+            _require(state, "pending", action="record a downloaded asset")
+            if event.asset_id not in state.awaiting_assets:
+                return []  # already recorded, or not this job's: a redelivery does nothing
+            return [event]
+        case RecordStoryboard():
+            if state.ready_to_plan:
+                reason: StoryboardReason = "initial"
+            else:
+                _require(state, "storyboard_review", action="record a storyboard")
+                if state.pending not in ("all", "reject"):
+                    raise InvalidTransition(
+                        "no storyboard regeneration was requested", status=state.status
+                    )
+                reason = "reject" if state.pending == "reject" else "regenerate_all"
+            scenes = check_storyboard(command.scenes, state.duration_seconds, state.asset_ids)
+            return [
+                ScenesGenerated(
+                    scenes=scenes,
+                    duration_seconds=round(sum(s.duration for s in scenes), 3),
+                    planner=command.planner,
+                    model=command.model,
+                    reason=reason,
+                    feedback=state.pending_feedback if reason != "initial" else None,
+                    usage=command.usage,
+                )
+            ]
+        case RequestSceneRegeneration():
+            _require(state, "storyboard_review", action="regenerate a scene")
+            _require_idle(state, "regenerate a scene")
+            _scene(state, command.scene_number)
+            return [
+                SceneRegenerationRequested(
+                    scene_number=command.scene_number, feedback=command.feedback or None
+                )
+            ]
+        case RecordSceneRegenerated(scene=scene):
+            _require(state, "storyboard_review", action="record a regenerated scene")
+            if state.pending != f"scene:{scene.scene_number}":
+                raise InvalidTransition(
+                    f"no regeneration of scene {scene.scene_number} was requested",
+                    status=state.status,
+                )
+            scene = check_scene(scene, state.asset_ids)
+            scenes = [*state.scenes]
+            scenes[scene.scene_number - 1] = scene
+            total = check_total_duration(sum(s.duration for s in scenes))
+            return [
+                SceneRegenerated(
+                    scene_number=scene.scene_number,
+                    scene=scene,
+                    duration_seconds=total,
+                    planner=command.planner,
+                    model=command.model,
+                    feedback=state.pending_feedback,
+                    usage=command.usage,
+                )
+            ]
+        case RequestRegenerateAll():
+            _require(state, "storyboard_review", action="regenerate all scenes")
+            _require_idle(state, "regenerate all scenes")
+            return [StoryboardRegenerationRequested(feedback=command.feedback or None)]
+        case RejectStoryboard():
+            _require(state, "storyboard_review", action="reject the storyboard")
+            _require_idle(state, "reject the storyboard")
+            if not command.feedback.strip():
+                raise ValidationFailed(
+                    "rejecting a storyboard needs feedback saying what to change",
+                    [{"field": "feedback", "message": "required when rejecting"}],
+                )
+            return [StoryboardRejected(feedback=command.feedback.strip())]
+        case UpdateScene():
+            _require(state, "storyboard_review", action="edit a scene")
+            _require_idle(state, "edit a scene")
+            old = _scene(state, command.scene_number)
+            changes = {
+                k: v
+                for k, v in msgspec.structs.asdict(command).items()
+                if v is not None and k != "scene_number"
+            }
+            scene = check_scene(msgspec.structs.replace(old, **changes), state.asset_ids)
+            if scene == old:
+                return []
+            scenes = [*state.scenes]
+            scenes[scene.scene_number - 1] = scene
+            total = check_total_duration(sum(s.duration for s in scenes))
+            return [
+                SceneUpdated(scene_number=scene.scene_number, scene=scene, duration_seconds=total)
+            ]
+        case Approve():
+            _require(state, "storyboard_review", action="approve the storyboard")
+            _require_idle(state, "approve the storyboard")
+            return [JobApproved()]
+        case StartRender():
+            _require(state, "in_progress", "rendering", action="start rendering")
+            return [RenderStarted(attempt=state.render_attempts + 1, worker=command.worker)]
+        case ReportProgress():
+            _require(state, "rendering", action="report render progress")
+            percent = max(0, min(99, command.percent))  # 100 is reached by completion only
+            if percent <= state.progress:
+                return []  # progress never goes back, e.g. after a restarted render
+            return [
+                RenderProgress(
+                    percent=percent,
+                    eta_seconds=command.eta_seconds,
+                    frames_done=command.frames_done,
+                    frames_total=command.frames_total,
+                )
+            ]
+        case CompleteRender(video=video):
+            _require(state, "rendering", action="complete the render")
+            return [
+                RenderCompleted(
+                    blob_id=video.blob_id,
+                    duration_seconds=video.duration_seconds,
+                    size_bytes=video.size_bytes,
+                    width=video.width,
+                    height=video.height,
+                    render_seconds=video.render_seconds,
+                    cost=command.cost,
+                )
+            ]
+        case Fail():
+            _require(
+                state, "pending", "storyboard_review", "in_progress", "rendering", action="fail"
+            )
+            return [JobFailed(code=command.code, message=command.message, stage=command.stage)]
+        case Cancel():
+            _require(
+                state, "pending", "storyboard_review", "in_progress", "rendering", action="cancel"
+            )
+            return [JobCancelled(reason=command.reason)]
+    raise TypeError(f"unknown command {type(command).__name__}")
+
+
+# ---- evolve ---------------------------------------------------------------------------------
+
+
+def evolve(state: JobState, event: Event) -> JobState:
+    replace = msgspec.structs.replace
+    state = replace(state, version=state.version + 1)
+    match event:
+        case JobCreated():
+            return replace(
+                state,
+                job_id=event.job_id,
+                user_id=event.user_id,
+                context=event.context,
+                ad_basics=event.ad_basics,
+                creative=event.creative,
+                duration_seconds=event.creative.duration_seconds,
+                awaiting_assets=frozenset(
+                    a.asset_id for a in event.creative.assets if a.url is not None
+                ),
+            )
+        case AssetDownloaded():
+            return replace(
+                state,
+                awaiting_assets=state.awaiting_assets - {event.asset_id},
+                blobs={**state.blobs, event.asset_id: event.blob_id},
+                cost=replace(state.cost, storage=state.cost.storage + event.cost),
+            )
+        case ScenesGenerated():
+            return replace(
+                state,
+                status="storyboard_review",
+                scenes=tuple(event.scenes),
+                duration_seconds=event.duration_seconds,
+                storyboards=state.storyboards + 1,
+                pending=None,
+                pending_feedback=None,
+                planner=event.planner,
+                model=event.model,
+                cost=replace(state.cost, planning=state.cost.planning + event.usage.cost),
+            )
+        case SceneRegenerationRequested():
+            return replace(
+                state, pending=f"scene:{event.scene_number}", pending_feedback=event.feedback
+            )
+        case StoryboardRegenerationRequested():
+            return replace(state, pending="all", pending_feedback=event.feedback)
+        case StoryboardRejected():
+            return replace(state, pending="reject", pending_feedback=event.feedback)
+        case SceneRegenerated() | SceneUpdated():
+            scenes = [*state.scenes]
+            scenes[event.scene_number - 1] = event.scene
+            usage_cost = event.usage.cost if isinstance(event, SceneRegenerated) else 0.0
+            return replace(
+                state,
+                scenes=tuple(scenes),
+                duration_seconds=event.duration_seconds,
+                regenerations=state.regenerations + isinstance(event, SceneRegenerated),
+                pending=None if isinstance(event, SceneRegenerated) else state.pending,
+                pending_feedback=None
+                if isinstance(event, SceneRegenerated)
+                else state.pending_feedback,
+                cost=replace(state.cost, planning=state.cost.planning + usage_cost),
+            )
+        case JobApproved():
+            return replace(state, status="in_progress")
+        case RenderStarted():
+            return replace(state, status="rendering", render_attempts=event.attempt)
+        case RenderProgress():
+            return replace(state, progress=max(state.progress, event.percent))
+        case RenderCompleted():
+            return replace(
+                state,
+                status="completed",
+                progress=100,
+                video=Video(
+                    blob_id=event.blob_id,
+                    duration_seconds=event.duration_seconds,
+                    size_bytes=event.size_bytes,
+                    width=event.width,
+                    height=event.height,
+                    render_seconds=event.render_seconds,
+                ),
+                cost=replace(state.cost, rendering=state.cost.rendering + event.cost),
+            )
+        case JobFailed():
+            return replace(
+                state,
+                status="failed",
+                pending=None,
+                error=JobError(code=event.code, message=event.message, stage=event.stage),
+            )
+        case JobCancelled():
+            return replace(state, status="cancelled", pending=None)
+    return state
+
+
+def fold(events: list[Event], state: JobState | None = None) -> JobState:
+    state = state or JobState()
+    for event in events:
+        state = evolve(state, event)
+    return state

@@ -1,0 +1,72 @@
+"""The thin application layer for jobs: load the aggregate, decide, append at the expected version.
+
+A version conflict means someone else appended first; the command is decided again against the
+new state (which may now refuse it), never forced over the other write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from adpipe.domain.job import Command, JobState, decide, evolve
+from adpipe.errors import NotFound, StreamVersionConflict
+from adpipe.events.catalogue import Envelope, Metadata, NewEvent, stream_id
+
+if TYPE_CHECKING:
+    from adpipe.storage.eventstore import EventStore
+
+
+def job_stream(job_id: str) -> str:
+    return stream_id("job", job_id)
+
+
+async def load_job(store: EventStore, job_id: str) -> JobState:
+    state = JobState()
+    for envelope in await store.read_stream(job_stream(job_id)):
+        state = evolve(state, envelope.data)
+    return state
+
+
+async def load_existing_job(store: EventStore, job_id: str) -> JobState:
+    state = await load_job(store, job_id)
+    if not state.exists:
+        raise NotFound(f"job {job_id} does not exist")
+    return state
+
+
+async def execute(
+    store: EventStore,
+    job_id: str,
+    command: Command | Callable[[JobState], Command],
+    metadata: Metadata | None = None,
+    *,
+    retries: int = 5,
+    event_ids: list[str] | None = None,
+) -> tuple[JobState, list[Envelope]]:
+    """Decides and appends; answers the new state and what was recorded (maybe nothing).
+
+    `command` may be a function of the current state, for commands that depend on it.
+    `event_ids` makes a client retry idempotent: the same ids are recorded once.
+    """
+    stream = job_stream(job_id)
+    for _ in range(retries + 1):
+        state = await load_job(store, job_id)
+        cmd = command(state) if callable(command) else command
+        events = decide(state, cmd)
+        if not events:
+            return state, []
+        batch = [
+            NewEvent(event=e, id=event_ids[i])
+            if event_ids and i < len(event_ids)
+            else NewEvent(event=e)
+            for i, e in enumerate(events)
+        ]
+        try:
+            recorded = await store.append(stream, batch, state.version, metadata)
+        except StreamVersionConflict:
+            continue
+        for envelope in recorded:
+            state = evolve(state, envelope.data)
+        return state, recorded
+    raise StreamVersionConflict(stream, "a stable version", -1)

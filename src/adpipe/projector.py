@@ -1,0 +1,196 @@
+"""The projection runtime: catch-up readers of the log that fold events into read-model tables.
+
+Each projection keeps its checkpoint row in the same transaction as its table writes, so an event
+takes effect exactly once however often the projector crashes and restarts. The batch transaction
+first locks the checkpoint row and checks it still holds the position the batch started from:
+two projector processes, or a rebuild running beside one, can never apply a batch twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from adpipe.errors import DependencyUnavailable
+
+from .storage.subscription import Waker, follow
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+    from adpipe.events.catalogue import Envelope
+
+    from .storage.eventstore import EventStore
+
+log = logging.getLogger(__name__)
+
+PROJECTIONS_CHANNEL = "adpipe_projections"
+
+
+class Projection(ABC):
+    """A read model: its tables and how one event changes them (inside the batch transaction)."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+    # Event types it reads; None means every event. Others still advance the checkpoint.
+    handles: ClassVar[frozenset[str] | None] = None
+
+    @abstractmethod
+    async def apply(self, conn: AsyncConnection[Any], envelope: Envelope) -> None: ...
+
+    def checkpoint_name(self) -> str:
+        return f"projection:{self.name}"
+
+
+class Projector:
+    def __init__(
+        self,
+        store: EventStore,
+        pool: AsyncConnectionPool[Any],
+        projections: Sequence[Projection],
+        *,
+        waker: Waker | None = None,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.pool = pool
+        self.projections = list(projections)
+        self.waker = waker
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+
+    async def run(self) -> None:
+        """Runs every projection until cancelled, each restarting from its checkpoint on error."""
+        async with asyncio.TaskGroup() as group:
+            for projection in self.projections:
+                group.create_task(self._supervise(projection), name=projection.name)
+
+    async def _supervise(self, projection: Projection) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._run_one(projection)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("projection %s failed (%s); restarting", projection.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def checkpoint(self, projection: Projection) -> int:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO checkpoints (name, position) VALUES (%s, 0) ON CONFLICT DO NOTHING",
+                [projection.checkpoint_name()],
+            )
+            cur = await conn.execute(
+                "SELECT position FROM checkpoints WHERE name = %s", [projection.checkpoint_name()]
+            )
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+    async def _run_one(self, projection: Projection) -> None:
+        position = await self.checkpoint(projection)
+        async for batch in follow(
+            self.store,
+            position,
+            self.waker,
+            batch_size=self.batch_size,
+            poll_seconds=self.poll_seconds,
+        ):
+            if not await self.apply_batch(projection, position, batch):
+                return  # someone else moved the checkpoint: restart from the stored one
+            position = batch[-1].position
+
+    async def apply_batch(
+        self, projection: Projection, expected: int, batch: Sequence[Envelope]
+    ) -> bool:
+        """Applies a batch atomically with its checkpoint; False if the checkpoint moved."""
+        name = projection.checkpoint_name()
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT position FROM checkpoints WHERE name = %s FOR UPDATE", [name]
+            )
+            row = await cur.fetchone()
+            if row is None or int(row[0]) != expected:
+                return False
+            for envelope in batch:
+                if projection.handles is None or envelope.type in projection.handles:
+                    await projection.apply(conn, envelope)
+            await conn.execute(
+                "UPDATE checkpoints SET position = %s, updated_at = now() WHERE name = %s",
+                [batch[-1].position, name],
+            )
+            await conn.execute(
+                "SELECT pg_notify(%s, %s)", [PROJECTIONS_CHANNEL, str(batch[-1].position)]
+            )
+        return True
+
+    async def catch_up(self, projection: Projection) -> int:
+        """Applies everything up to the log's current end once (rebuilds and tests use this)."""
+        position = await self.checkpoint(projection)
+        while batch := await self.store.read_all(position, self.batch_size):
+            if not await self.apply_batch(projection, position, batch):
+                position = await self.checkpoint(projection)
+                continue
+            position = batch[-1].position
+        return position
+
+    async def reset(self, projection: Projection) -> None:
+        """Empties the projection's tables and rewinds its checkpoint, in one transaction."""
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO checkpoints (name, position) VALUES (%s, 0)"
+                " ON CONFLICT (name) DO UPDATE SET position = 0, updated_at = now()",
+                [projection.checkpoint_name()],
+            )
+            for table in projection.tables:
+                await conn.execute(f"TRUNCATE {table}")
+
+    async def rebuild(self, projection: Projection) -> int:
+        await self.reset(projection)
+        return await self.catch_up(projection)
+
+
+async def projections_position(pool: AsyncConnectionPool[Any], names: Sequence[str]) -> int:
+    """The position every named projection has reached (the slowest one's)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT coalesce(min(position), 0), count(*) FROM checkpoints WHERE name = ANY(%s)",
+            [[f"projection:{n}" for n in names]],
+        )
+        row = await cur.fetchone()
+    if row is None or row[1] < len(names):
+        return 0
+    return int(row[0])
+
+
+async def wait_for_projections(
+    pool: AsyncConnectionPool[Any],
+    names: Sequence[str],
+    position: int,
+    *,
+    waker: Waker | None = None,
+    within: float = 10.0,
+) -> None:
+    """Waits (bounded) until the projections reached `position`: read-your-writes for the API."""
+    deadline = time.monotonic() + within
+    while True:
+        seen = waker.generation if waker else 0
+        if await projections_position(pool, names) >= position:
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DependencyUnavailable(
+                f"the read models have not caught up with position {position} within {within:g} s"
+            )
+        if waker is not None:
+            await waker.wait(seen, min(left, 0.5))
+        else:
+            await asyncio.sleep(min(left, 0.02))

@@ -1,0 +1,1 @@
+"""Postgres storage: migrations, the event store, the chunked blob store, live subscriptions."""

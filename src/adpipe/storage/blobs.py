@@ -1,0 +1,210 @@
+"""The blob store: content-addressed (SHA-256) bytes in chunks, streamed in and out.
+
+`BlobStore` is the port; `PostgresBlobStore` keeps the seed's `asset_blobs` table plus
+`blob_chunks`, and `MemoryBlobStore` serves tests of code that only needs the contract.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from adpipe.errors import NotFound, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+CHUNK_SIZE = 1024 * 1024  # 1 MiB: small enough to stream, large enough to keep row counts low
+
+
+class BlobInfo(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    content_type: str
+    size_bytes: int
+
+
+class BlobStore(ABC):
+    @abstractmethod
+    async def put_stream(
+        self, chunks: AsyncIterator[bytes], content_type: str, max_bytes: int | None = None
+    ) -> BlobInfo:
+        """Stores the bytes once (same bytes, same id); PayloadTooLarge past max_bytes."""
+
+    @abstractmethod
+    async def info(self, blob_id: str) -> BlobInfo: ...
+
+    @abstractmethod
+    def read(self, blob_id: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Yields bytes [start, end) (end exclusive, None = to the end) in chunks."""
+
+    async def put_bytes(self, data: bytes, content_type: str) -> BlobInfo:
+        async def one() -> AsyncIterator[bytes]:
+            for i in range(0, len(data), CHUNK_SIZE):
+                yield data[i : i + CHUNK_SIZE]
+
+        return await self.put_stream(one(), content_type)
+
+    async def put_file(self, path: str | Path, content_type: str) -> BlobInfo:
+        async def chunks() -> AsyncIterator[bytes]:
+            with open(path, "rb") as f:
+                while block := f.read(CHUNK_SIZE):
+                    yield block
+
+        return await self.put_stream(chunks(), content_type)
+
+    async def read_bytes(self, blob_id: str) -> bytes:
+        return b"".join([c async for c in self.read(blob_id)])
+
+    async def to_file(self, blob_id: str, path: str | Path) -> None:
+        with open(path, "wb") as f:
+            async for chunk in self.read(blob_id):
+                f.write(chunk)
+
+
+class _Rechunker:
+    """Turns arbitrary incoming pieces into fixed CHUNK_SIZE chunks, hashing and counting them."""
+
+    def __init__(self, max_bytes: int | None) -> None:
+        self.sha = hashlib.sha256()
+        self.size = 0
+        self.max_bytes = max_bytes
+        self._buffer = bytearray()
+
+    def feed(self, piece: bytes) -> list[bytes]:
+        self.sha.update(piece)
+        self.size += len(piece)
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            raise PayloadTooLarge(f"the content exceeds the limit of {self.max_bytes} bytes")
+        self._buffer += piece
+        out = []
+        while len(self._buffer) >= CHUNK_SIZE:
+            out.append(bytes(self._buffer[:CHUNK_SIZE]))
+            del self._buffer[:CHUNK_SIZE]
+        return out
+
+    def flush(self) -> list[bytes]:
+        rest, self._buffer = bytes(self._buffer), bytearray()
+        return [rest] if rest else []
+
+
+class PostgresBlobStore(BlobStore):
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    async def put_stream(
+        self, chunks: AsyncIterator[bytes], content_type: str, max_bytes: int | None = None
+    ) -> BlobInfo:
+        # The id is the hash, known only at the end: chunks go in under a temporary id and are
+        # renamed in the same transaction, so a crash or an oversize body leaves nothing behind.
+        temp_id = f"upload-{uuid.uuid4()}"
+        rechunker = _Rechunker(max_bytes)
+        seq = 0
+        async with self.pool.connection() as conn, conn.transaction():
+            async for piece in chunks:
+                for chunk in rechunker.feed(piece):
+                    await conn.execute(
+                        "INSERT INTO blob_chunks (blob_id, seq, data) VALUES (%s, %s, %s)",
+                        [temp_id, seq, chunk],
+                    )
+                    seq += 1
+            for chunk in rechunker.flush():
+                await conn.execute(
+                    "INSERT INTO blob_chunks (blob_id, seq, data) VALUES (%s, %s, %s)",
+                    [temp_id, seq, chunk],
+                )
+            blob_id = rechunker.sha.hexdigest()
+            cur = await conn.execute(
+                "INSERT INTO asset_blobs (id, content_type, size_bytes, chunk_size)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id",
+                [blob_id, content_type, rechunker.size, CHUNK_SIZE],
+            )
+            if await cur.fetchone() is None:  # the same bytes are already stored
+                await conn.execute("DELETE FROM blob_chunks WHERE blob_id = %s", [temp_id])
+                return await self._info(conn, blob_id)
+            await conn.execute(
+                "UPDATE blob_chunks SET blob_id = %s WHERE blob_id = %s", [blob_id, temp_id]
+            )
+        return BlobInfo(id=blob_id, content_type=content_type, size_bytes=rechunker.size)
+
+    async def _info(self, conn: Any, blob_id: str) -> BlobInfo:
+        cur = await conn.execute(
+            "SELECT content_type, size_bytes FROM asset_blobs WHERE id = %s", [blob_id]
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise NotFound(f"blob {blob_id} does not exist")
+        return BlobInfo(id=blob_id, content_type=row[0], size_bytes=row[1])
+
+    async def info(self, blob_id: str) -> BlobInfo:
+        async with self.pool.connection() as conn:
+            return await self._info(conn, blob_id)
+
+    async def read(
+        self, blob_id: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT size_bytes, chunk_size FROM asset_blobs WHERE id = %s", [blob_id]
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound(f"blob {blob_id} does not exist")
+        size, chunk_size = row
+        end = size if end is None else min(end, size)
+        if start >= end:
+            return
+        seq = start // chunk_size
+        last = (end - 1) // chunk_size
+        # One short query per chunk: a pooled connection is held only briefly, so a slow client
+        # downloading a large video does not pin a connection for the whole transfer.
+        while seq <= last:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT data FROM blob_chunks WHERE blob_id = %s AND seq = %s", [blob_id, seq]
+                )
+                chunk_row = await cur.fetchone()
+            if chunk_row is None:
+                raise NotFound(f"blob {blob_id} is missing chunk {seq}")
+            data = bytes(chunk_row[0])
+            base = seq * chunk_size
+            yield data[max(0, start - base) : end - base]
+            seq += 1
+
+
+class MemoryBlobStore(BlobStore):
+    """In-process blobs for unit tests of code that needs only the contract."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, tuple[str, bytes]] = {}
+
+    async def put_stream(
+        self, chunks: AsyncIterator[bytes], content_type: str, max_bytes: int | None = None
+    ) -> BlobInfo:
+        rechunker = _Rechunker(max_bytes)
+        parts = []
+        async for piece in chunks:
+            parts.extend(rechunker.feed(piece))
+        parts.extend(rechunker.flush())
+        blob_id = rechunker.sha.hexdigest()
+        self._blobs.setdefault(blob_id, (content_type, b"".join(parts)))
+        return await self.info(blob_id)
+
+    async def info(self, blob_id: str) -> BlobInfo:
+        if blob_id not in self._blobs:
+            raise NotFound(f"blob {blob_id} does not exist")
+        content_type, data = self._blobs[blob_id]
+        return BlobInfo(id=blob_id, content_type=content_type, size_bytes=len(data))
+
+    async def read(
+        self, blob_id: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        await self.info(blob_id)
+        data = self._blobs[blob_id][1][start:end]
+        for i in range(0, len(data), CHUNK_SIZE):
+            yield data[i : i + CHUNK_SIZE]

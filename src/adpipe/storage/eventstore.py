@@ -1,0 +1,254 @@
+"""The event store on Postgres: append with an expected version, read a stream, read the log.
+
+Every append takes the events table lock, so the global `position` order equals commit order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import msgspec
+import psycopg
+from psycopg import sql
+
+from adpipe.errors import Conflict, DependencyUnavailable, StreamVersionConflict
+from adpipe.events.base import Event
+from adpipe.events.catalogue import (
+    Envelope,
+    Metadata,
+    NewEvent,
+    decode_event,
+    event_to_builtins,
+)
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+ANY: Final = "any"
+NO_STREAM: Final = 0
+ExpectedVersion = int | Literal["any"]
+NOTIFY_CHANNEL: Final = "adpipe_events"
+
+_COLUMNS = "position, id, stream, version, type, data::text, metadata::text, recorded_at, hash"
+_metadata_decoder = msgspec.json.Decoder(Metadata)
+
+
+def canonical_json(value: Any) -> str:
+    """Key-sorted compact JSON: the same bytes before and after a JSONB round trip."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(
+    prev_hash: str,
+    *,
+    event_id: str,
+    stream: str,
+    version: int,
+    event_type: str,
+    data: Any,
+    metadata: Any,
+    recorded_at: datetime,
+) -> str:
+    """The hash chain link of one event: an edited, inserted or deleted event breaks the chain."""
+    body = canonical_json(
+        {
+            "id": event_id,
+            "stream": stream,
+            "version": version,
+            "type": event_type,
+            "data": data,
+            "metadata": metadata,
+            "recordedAt": recorded_at.astimezone(UTC).isoformat(),
+        }
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def envelope_from_row(row: Sequence[Any]) -> Envelope:
+    position, event_id, stream, version, event_type, data, metadata, recorded_at, hash_ = row
+    return Envelope(
+        id=str(event_id),
+        stream=stream,
+        version=version,
+        position=position,
+        type=event_type,
+        data=decode_event(data),
+        metadata=_metadata_decoder.decode(metadata),
+        recorded_at=recorded_at,
+        hash=hash_,
+    )
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(
+        exc,
+        psycopg.errors.LockNotAvailable
+        | psycopg.errors.SerializationFailure
+        | psycopg.errors.DeadlockDetected
+        | psycopg.OperationalError,
+    )
+
+
+class EventStore:
+    """Append and read events; one instance per process, sharing a connection pool."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        *,
+        lock_timeout_ms: int = 5000,
+        transient_retries: int = 3,
+    ) -> None:
+        self.pool = pool
+        self._lock_timeout = f"{int(lock_timeout_ms)}ms"
+        self._transient_retries = transient_retries
+
+    async def append(
+        self,
+        stream: str,
+        events: Sequence[Event | NewEvent],
+        expected_version: ExpectedVersion,
+        metadata: Metadata | None = None,
+    ) -> list[Envelope]:
+        """Appends atomically; raises StreamVersionConflict when the stream moved on.
+
+        Repeating an append whose event ids are already in the stream answers the recorded
+        envelopes and writes nothing, so a client retry after a lost reply is harmless.
+        """
+        batch = [e if isinstance(e, NewEvent) else NewEvent(event=e) for e in events]
+        if not batch:
+            return []
+        meta = metadata or Metadata()
+        for attempt in range(self._transient_retries + 1):
+            try:
+                return await self._append_once(stream, batch, expected_version, meta)
+            except (Conflict, StreamVersionConflict):
+                raise
+            except Exception as exc:
+                if not _transient(exc) or attempt == self._transient_retries:
+                    if isinstance(exc, psycopg.OperationalError):
+                        raise DependencyUnavailable(
+                            f"the event store is unavailable: {exc}"
+                        ) from exc
+                    raise
+                await asyncio.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _append_once(
+        self, stream: str, batch: list[NewEvent], expected: ExpectedVersion, meta: Metadata
+    ) -> list[Envelope]:
+        ids = [uuid.UUID(e.id) for e in batch]
+        meta_builtins = msgspec.to_builtins(meta)
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(self._lock_timeout))
+            )
+            # Why EXCLUSIVE: positions come from an identity sequence, and two transactions could
+            # otherwise commit out of position order — a reader at position N would then skip the
+            # late N-1 forever. EXCLUSIVE blocks other appends (not readers) until we commit, so
+            # insert order is commit order and the log has no holes to skip. Bounded by
+            # lock_timeout; a timeout is transient and retried.
+            await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+            cur = await conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE id = ANY(%s) ORDER BY position", [ids]
+            )
+            existing = await cur.fetchall()
+            if existing:
+                if len(existing) == len(ids) and all(r[2] == stream for r in existing):
+                    return [envelope_from_row(r) for r in existing]
+                raise Conflict(
+                    f"event ids already recorded elsewhere: {[str(r[1]) for r in existing]}"
+                )
+            cur = await conn.execute(
+                "SELECT version, hash FROM events WHERE stream = %s ORDER BY version DESC LIMIT 1",
+                [stream],
+            )
+            last = await cur.fetchone()
+            current, prev_hash = (last[0], last[1]) if last else (0, "")
+            if expected != ANY and expected != current:
+                raise StreamVersionConflict(stream, expected, current)
+            recorded_at = datetime.now(UTC)
+            rows = []
+            for offset, new in enumerate(batch, start=1):
+                data = event_to_builtins(new.event)
+                event_type = type(new.event).type_name()
+                prev_hash = chain_hash(
+                    prev_hash,
+                    event_id=new.id,
+                    stream=stream,
+                    version=current + offset,
+                    event_type=event_type,
+                    data=data,
+                    metadata=meta_builtins,
+                    recorded_at=recorded_at,
+                )
+                rows.append(
+                    (
+                        new.id,
+                        stream,
+                        current + offset,
+                        event_type,
+                        canonical_json(data),
+                        canonical_json(meta_builtins),
+                        recorded_at,
+                        prev_hash,
+                    )
+                )
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO events (id, stream, version, type, data, metadata, recorded_at,"
+                    " hash) VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)"
+                    f" RETURNING {_COLUMNS}",
+                    rows,
+                    returning=True,
+                )
+                envelopes = []
+                while True:
+                    row = await cur.fetchone()
+                    if row is not None:
+                        envelopes.append(envelope_from_row(row))
+                    if not cur.nextset():
+                        break
+            # Delivered at commit; it only wakes readers, who re-read from their checkpoint.
+            await conn.execute(
+                "SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(envelopes[-1].position)]
+            )
+            return envelopes
+
+    async def read_stream(self, stream: str, after_version: int = 0) -> list[Envelope]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE stream = %s AND version > %s"
+                " ORDER BY version",
+                [stream, after_version],
+            )
+            return [envelope_from_row(r) for r in await cur.fetchall()]
+
+    async def read_all(self, after_position: int = 0, limit: int = 500) -> list[Envelope]:
+        """The log in global order, from just after `after_position`."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s",
+                [after_position, limit],
+            )
+            return [envelope_from_row(r) for r in await cur.fetchall()]
+
+    async def last_position(self) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT coalesce(max(position), 0) FROM events")
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+    async def stream_version(self, stream: str) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT coalesce(max(version), 0) FROM events WHERE stream = %s", [stream]
+            )
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0

@@ -1,0 +1,250 @@
+"""The service runtime: a durable JetStream pull consumer per service, run as its handler's job.
+
+Handlers are idempotent (load the aggregate, decide, append with the expected version), so a
+redelivered message finds its work done. Failures are retried with backoff by `nak(delay)`; when
+the retries are spent — or a handler crashed its process that many times — the job gets a final
+`job.failed` with the reason, so no job hangs silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from adpipe.errors import AdpipeError, InvalidTransition
+from adpipe.events.catalogue import Envelope, decode_envelope
+
+from .bus import ensure_stream
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+    from nats.js import JetStreamContext
+
+log = logging.getLogger(__name__)
+
+
+class Retry(AdpipeError):
+    """The work may succeed later (a provider is down, a dependency is not ready)."""
+
+    def __init__(self, detail: str, delay: float | None = None) -> None:
+        super().__init__(detail)
+        self.delay = delay
+
+
+class Permanent(AdpipeError):
+    """The work can never succeed (corrupt input, a refused URL): fail now, do not retry."""
+
+    def __init__(self, detail: str, code: str = "failed") -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+@dataclass
+class Delivery:
+    """What a handler gets besides the event: which attempt this is, and a heartbeat."""
+
+    envelope: Envelope
+    attempt: int
+    msg: Msg
+    ack_wait: float
+
+    async def heartbeat(self) -> None:
+        """Tells JetStream the work goes on, pushing the redelivery deadline back."""
+        await self.msg.in_progress()
+
+    @contextlib.asynccontextmanager
+    async def keep_alive(self) -> AsyncIterator[None]:
+        """Heartbeats every third of the ack deadline while long work runs inside."""
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self.ack_wait / 3)
+                with contextlib.suppress(Exception):
+                    await self.heartbeat()
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+# (envelope, code, reason): the event whose work failed for good, and why.
+ExhaustedHook = Callable[[Envelope, str, str], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """A service: its durable consumer's name, the subjects it takes, and what it does."""
+
+    name: str
+    subjects: list[str]
+    handle: Handler
+    # Called once when an event's work can never be done; by default the service's wiring
+    # appends job.failed. It must itself be idempotent.
+    on_exhausted: ExhaustedHook | None = None
+    max_deliver: int = 5
+    backoff: tuple[float, ...] = (1.0, 5.0, 15.0, 60.0)
+    ack_wait: float = 30.0
+    concurrency: int = 4
+    stream: str = "ADPIPE"
+    instance: str = field(default_factory=socket.gethostname)
+
+
+class ServiceRunner:
+    def __init__(self, spec: ServiceSpec, js: JetStreamContext) -> None:
+        self.spec = spec
+        self.js = js
+        self.handled = 0
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    async def ensure_consumer(self) -> None:
+        spec = self.spec
+        await ensure_stream(self.js, spec.stream)
+        config = ConsumerConfig(
+            durable_name=spec.name,
+            filter_subjects=spec.subjects,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=spec.ack_wait,
+            # Unbounded on the server: we bound retries ourselves so that the last one can record
+            # job.failed; a server-side cap would just stop delivering and leave the job hanging.
+            max_deliver=-1,
+            max_ack_pending=max(spec.concurrency * 4, 16),
+        )
+        try:
+            await self.js.consumer_info(spec.stream, spec.name)
+            await self.js.add_consumer(spec.stream, config)  # same name: updates the config
+        except NotFoundError:
+            await self.js.add_consumer(spec.stream, config)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetches and handles until `stop` is set; rebuilds the subscription when it breaks."""
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                await self.ensure_consumer()
+                sub = await self.js.pull_subscribe_bind(
+                    durable=self.spec.name, stream=self.spec.stream
+                )
+                delay = 0.2
+                try:
+                    await self._fetch_loop(sub, stop)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # nats-py's pull subscriptions can go quiet after a server restart; a fresh
+                # subscription (and consumer check) is the reliable cure.
+                log.warning("%s: consumer loop failed (%s); rebuilding", self.spec.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        await self._drain()
+
+    async def _fetch_loop(self, sub: Any, stop: asyncio.Event) -> None:
+        idle = 0
+        while not stop.is_set():
+            free = self.spec.concurrency - len(self._inflight)
+            if free <= 0:
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            try:
+                msgs = await sub.fetch(batch=free, timeout=1.0)
+            except TimeoutError:
+                idle += 1
+                if idle % 30 == 0:  # every ~30 s idle: prove the consumer still exists
+                    await self.js.consumer_info(self.spec.stream, self.spec.name)
+                continue
+            idle = 0
+            for msg in msgs:
+                task = asyncio.create_task(self._handle(msg))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+
+    async def _drain(self) -> None:
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def _handle(self, msg: Msg) -> None:
+        spec = self.spec
+        try:
+            try:
+                envelope = decode_envelope(msg.data)
+            except Exception as exc:
+                log.error("%s: undecodable message dropped: %s", spec.name, exc)
+                await msg.term()
+                return
+            attempt = msg.metadata.num_delivered or 1
+            if attempt > spec.max_deliver:
+                # Earlier deliveries died with their process: stop trying, say why.
+                await self._exhausted(
+                    envelope, f"gave up after {spec.max_deliver} attempts that never finished"
+                )
+                await msg.term()
+                return
+            delivery = Delivery(envelope=envelope, attempt=attempt, msg=msg, ack_wait=spec.ack_wait)
+            try:
+                async with delivery.keep_alive():
+                    await spec.handle(delivery)
+            except InvalidTransition as exc:
+                # The job moved on (cancelled, already done): nothing left to do for this event.
+                log.info("%s: %s skipped: %s", spec.name, envelope.type, exc.detail)
+            except Permanent as exc:
+                await self._exhausted(envelope, exc.detail, code=exc.code)
+                await msg.term()
+                return
+            except Exception as exc:
+                detail = (
+                    exc.detail if isinstance(exc, AdpipeError) else f"{type(exc).__name__}: {exc}"
+                )
+                if attempt >= spec.max_deliver:
+                    await self._exhausted(envelope, f"gave up after {attempt} attempts: {detail}")
+                    await msg.term()
+                    return
+                backoff = spec.backoff[min(attempt - 1, len(spec.backoff) - 1)]
+                if isinstance(exc, Retry) and exc.delay is not None:
+                    backoff = exc.delay
+                log.warning(
+                    "%s: %s attempt %d failed (%s); retrying in %.1fs",
+                    spec.name,
+                    envelope.type,
+                    attempt,
+                    detail,
+                    backoff,
+                )
+                await msg.nak(delay=backoff)
+                return
+            await msg.ack()
+            self.handled += 1
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await msg.nak()  # hand it to another instance straight away
+            raise
+        except Exception:
+            log.exception("%s: could not settle a message; it will be redelivered", spec.name)
+
+    async def _exhausted(
+        self, envelope: Envelope, reason: str, code: str = "retries_exhausted"
+    ) -> None:
+        log.error(
+            "%s: %s on %s failed for good: %s",
+            self.spec.name,
+            envelope.type,
+            envelope.stream,
+            reason,
+        )
+        if self.spec.on_exhausted is not None:
+            await self.spec.on_exhausted(envelope, code, reason)

@@ -1,0 +1,122 @@
+"""The event store: expected versions, idempotent appends, the hash chain, and gap-free order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+
+import msgspec
+import pytest
+
+from adpipe.context import Core
+from adpipe.errors import Conflict, StreamVersionConflict
+from adpipe.events.catalogue import Metadata, NewEvent
+from adpipe.events.party import ClientCreated, ClientProfile, ClientUpdated
+from adpipe.storage.eventstore import ANY, NO_STREAM, chain_hash
+from adpipe.storage.subscription import follow
+
+
+def created(name: str = "ACME") -> ClientCreated:
+    return ClientCreated(client_id="c1", user_id="u1", profile=ClientProfile(name=name))
+
+
+def updated(name: str) -> ClientUpdated:
+    return ClientUpdated(profile=ClientProfile(name=name))
+
+
+async def test_appended_events_read_back_in_order_with_versions_and_positions(core: Core) -> None:
+    meta = Metadata(actor="user:u1", correlation_id="corr", request_id="req")
+    recorded = await core.store.append("client-c1", [created(), updated("B")], NO_STREAM, meta)
+    assert [e.version for e in recorded] == [1, 2]
+    assert recorded[0].position < recorded[1].position
+    read = await core.store.read_stream("client-c1")
+    assert read == recorded
+    assert read[1].data == updated("B")
+    assert read[0].metadata == meta
+    assert read[0].type == "client.created"
+    assert await core.store.stream_version("client-c1") == 2
+
+
+async def test_appending_at_a_stale_version_raises_a_typed_conflict(core: Core) -> None:
+    await core.store.append("client-c1", [created()], NO_STREAM)
+    with pytest.raises(StreamVersionConflict) as caught:
+        await core.store.append("client-c1", [updated("X")], NO_STREAM)
+    assert caught.value.actual == 1
+    with pytest.raises(StreamVersionConflict):
+        await core.store.append("client-c1", [updated("X")], 5)
+    await core.store.append("client-c1", [updated("Y")], 1)
+    await core.store.append("client-c1", [updated("Z")], ANY)
+    assert await core.store.stream_version("client-c1") == 3
+
+
+async def test_repeating_an_append_with_the_same_event_ids_writes_nothing(core: Core) -> None:
+    batch = [NewEvent(event=created()), NewEvent(event=updated("B"))]
+    first = await core.store.append("client-c1", batch, NO_STREAM)
+    again = await core.store.append("client-c1", batch, NO_STREAM)
+    assert again == first
+    assert len(await core.store.read_all(0)) == 2
+    with pytest.raises(Conflict):  # the same id under another stream is not a retry
+        await core.store.append("client-c2", [batch[0]], NO_STREAM)
+
+
+async def test_each_event_hashes_over_the_previous_one(core: Core) -> None:
+    recorded = await core.store.append("client-c1", [created(), updated("B")], NO_STREAM)
+    prev = ""
+    for envelope in recorded:
+        expected = chain_hash(
+            prev,
+            event_id=envelope.id,
+            stream=envelope.stream,
+            version=envelope.version,
+            event_type=envelope.type,
+            data=msgspec.to_builtins(envelope.data),
+            metadata=msgspec.to_builtins(envelope.metadata),
+            recorded_at=envelope.recorded_at,
+        )
+        assert envelope.hash == expected
+        prev = envelope.hash
+
+
+@pytest.mark.slow
+async def test_a_live_subscriber_sees_every_event_of_8_concurrent_writers_once_in_order(
+    core: Core, rng: random.Random
+) -> None:
+    writers, per_writer = 8, 400
+    total = writers * per_writer
+    seen: list[tuple[int, str]] = []
+    done = asyncio.Event()
+
+    async def subscriber() -> None:
+        async for batch in follow(core.store, 0, core.waker, batch_size=97, poll_seconds=0.2):
+            seen.extend((e.position, e.id) for e in batch)
+            if len(seen) >= total:
+                done.set()
+                return
+
+    async def writer(n: int) -> list[str]:
+        ids: list[str] = []
+        version = 0
+        stream = f"client-w{n}"
+        while len(ids) < per_writer:
+            size = min(rng.choice([1, 1, 1, 5, 50]), per_writer - len(ids))
+            batch = [NewEvent(event=updated(f"{n}-{len(ids) + i}")) for i in range(size)]
+            await core.store.append(stream, batch, version)
+            version += size
+            ids.extend(e.id for e in batch)
+            if rng.random() < 0.1:
+                await asyncio.sleep(0)
+        return ids
+
+    reader = asyncio.create_task(subscriber())
+    written = await asyncio.gather(*(writer(n) for n in range(writers)))
+    with contextlib.suppress(TimeoutError):  # a skipped event never arrives: asserted below
+        await asyncio.wait_for(done.wait(), 30)
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    positions = [p for p, _ in seen]
+    assert positions == sorted(positions), "the subscriber saw positions out of order"
+    assert len(positions) == len(set(positions)) == total, "an event was missed or seen twice"
+    assert {i for _, i in seen} == {str(uuid.UUID(i)) for ids in written for i in ids}
