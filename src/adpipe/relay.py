@@ -126,11 +126,3 @@ class Relay:
                 with contextlib.suppress(Exception):  # a fresh NATS may lack the stream
                     await ensure_stream(self.js, self.stream_name)
                 delay = min(delay * 2, 2.0)
-
-
-async def run_relay_until(relay: Relay, stop: asyncio.Event) -> None:
-    task = asyncio.create_task(relay.run(), name="relay")
-    await stop.wait()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

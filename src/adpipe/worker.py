@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from nats.aio.msg import Msg
     from nats.js import JetStreamContext
 
+    from .storage.eventstore import EventStore
+
 log = logging.getLogger(__name__)
 
 
@@ -248,3 +250,27 @@ class ServiceRunner:
         )
         if self.spec.on_exhausted is not None:
             await self.spec.on_exhausted(envelope, code, reason)
+
+
+def fail_job_when_exhausted(store: EventStore, stage: str) -> ExhaustedHook:
+    """The usual hook: the job the event belongs to gets `job.failed` with the reason."""
+    from adpipe.domain.job import Fail
+    from adpipe.jobs import execute
+
+    async def hook(envelope: Envelope, code: str, reason: str) -> None:
+        job_id = _job_of(envelope)
+        if job_id is None:
+            return
+        try:
+            await execute(store, job_id, Fail(code=code, message=reason, stage=stage))
+        except InvalidTransition:
+            pass  # already ended (cancelled, failed, completed): nothing to report
+
+    return hook
+
+
+def _job_of(envelope: Envelope) -> str | None:
+    if envelope.kind == "job":
+        return envelope.entity_id
+    job_id = getattr(envelope.data, "job_id", None)
+    return job_id if isinstance(job_id, str) else None

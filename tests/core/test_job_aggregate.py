@@ -128,8 +128,15 @@ def test_regenerating_a_scene_changes_only_that_scene() -> None:
     assert state.pending == "scene:2"
     with pytest.raises(InvalidTransition, match="scene 2 is being regenerated"):
         decide(state, Approve())
-    new = Scene(scene_number=2, duration=8, description="New", script="New line",
-                shot_type="Close-up", transition="Cut", assets=["a1"])
+    new = Scene(
+        scene_number=2,
+        duration=8,
+        description="New",
+        script="New line",
+        shot_type="Close-up",
+        transition="Cut",
+        assets=["a1"],
+    )
     after = run(state, RecordSceneRegenerated(scene=new, planner="builtin"))
     assert after.scenes[1] == new
     assert after.scenes[0] == state.scenes[0] and after.scenes[2:] == state.scenes[2:]
@@ -156,8 +163,12 @@ def test_editing_a_scene_duration_moves_the_total() -> None:
 def test_regenerating_after_approval_is_rejected() -> None:
     state = run(in_review(), Approve())
     assert state.status == "in_progress"
-    for command in (RequestSceneRegeneration(scene_number=1), RequestRegenerateAll(),
-                    UpdateScene(scene_number=1, script="x"), Approve()):
+    for command in (
+        RequestSceneRegeneration(scene_number=1),
+        RequestRegenerateAll(),
+        UpdateScene(scene_number=1, script="x"),
+        Approve(),
+    ):
         with pytest.raises(InvalidTransition, match="in_progress"):
             decide(state, command)
 
@@ -168,8 +179,9 @@ def test_rendering_reports_progress_that_never_goes_back_and_completes() -> None
     assert decide(state, ReportProgress(percent=20)) == []
     state = run(state, StartRender())  # a restarted render keeps the progress shown
     assert state.render_attempts == 2 and state.progress == 40
-    video = Video(blob_id="v", duration_seconds=30, size_bytes=1, width=1920, height=1080,
-                  render_seconds=5)
+    video = Video(
+        blob_id="v", duration_seconds=30, size_bytes=1, width=1920, height=1080, render_seconds=5
+    )
     state = run(state, CompleteRender(video=video, cost=1.2))
     assert state.status == "completed" and state.progress == 100
     assert state.cost.rendering == 1.2
@@ -177,8 +189,13 @@ def test_rendering_reports_progress_that_never_goes_back_and_completes() -> None
 
 def test_a_cancelled_job_takes_no_more_actions() -> None:
     state = run(in_review(), Cancel(reason="changed my mind"))
-    for command in (Approve(), Cancel(), StartRender(), Fail(code="x", message="y"),
-                    RequestRegenerateAll()):
+    for command in (
+        Approve(),
+        Cancel(),
+        StartRender(),
+        Fail(code="x", message="y"),
+        RequestRegenerateAll(),
+    ):
         with pytest.raises(InvalidTransition, match="cancelled"):
             decide(state, command)
 
@@ -192,8 +209,15 @@ commands = st.one_of(
     scene_numbers.map(lambda n: RequestSceneRegeneration(scene_number=n, feedback="f")),
     scene_numbers.map(
         lambda n: RecordSceneRegenerated(
-            scene=Scene(scene_number=n, duration=6 if n == 1 else 10, description="d",
-                        script="s", shot_type="Wide", transition="Cut", assets=[]),
+            scene=Scene(
+                scene_number=n,
+                duration=6 if n == 1 else 10,
+                description="d",
+                script="s",
+                shot_type="Wide",
+                transition="Cut",
+                assets=[],
+            ),
             planner="builtin",
         )
     ),
@@ -206,8 +230,11 @@ commands = st.one_of(
     st.just(StartRender()),
     st.integers(min_value=-5, max_value=120).map(lambda p: ReportProgress(percent=p)),
     st.just(
-        CompleteRender(video=Video(blob_id="v", duration_seconds=30, size_bytes=1, width=1,
-                                   height=1, render_seconds=1))
+        CompleteRender(
+            video=Video(
+                blob_id="v", duration_seconds=30, size_bytes=1, width=1, height=1, render_seconds=1
+            )
+        )
     ),
     st.just(Fail(code="boom", message="failed")),
     st.just(Cancel()),

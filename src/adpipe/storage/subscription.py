@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
+from adpipe.tasks import cancel_and_wait
+
 from .eventstore import NOTIFY_CHANNEL
 
 if TYPE_CHECKING:
@@ -41,9 +43,7 @@ class Waker:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _bump(self) -> None:
@@ -75,11 +75,12 @@ class Waker:
 
     async def wait(self, seen: int, within: float) -> int:
         """Waits until a notification newer than `seen` arrives or the timeout passes."""
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that
+        # races with completion, leaving a cancelled reader running forever.
         async with self._changed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self._generation != seen), within
-                )
+                async with asyncio.timeout(within):
+                    await self._changed.wait_for(lambda: self._generation != seen)
             return self._generation
 
     @property

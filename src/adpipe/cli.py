@@ -1,0 +1,219 @@
+"""The `adpipe` command: run the stack or one role, migrate, manage keys, audit the log."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from adpipe.errors import AdpipeError
+from adpipe.settings import Settings, load_settings
+
+
+def _need(settings: Settings, *names: str) -> None:
+    missing = [n.upper() for n in names if not getattr(settings, n)]
+    if missing:
+        hint = "(or use `adpipe up` for the embedded stack)"
+        raise AdpipeError(f"set {' and '.join(missing)} {hint}")
+
+
+def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from adpipe.storage.migrations import apply_migrations
+
+    _need(settings, "database_url")
+    applied = asyncio.run(apply_migrations(settings.database_url))
+    print("applied: " + ", ".join(applied) if applied else "schema is up to date")
+    return 0
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from adpipe.runtime.stack import up
+
+    if args.port:
+        settings = load_settings(port=args.port)
+    return up(settings)
+
+
+def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
+    from adpipe.runtime.roles import connected, run_relay
+
+    _need(settings, "database_url", "nats_url")
+
+    async def main(stop: asyncio.Event) -> None:
+        async with connected(settings, "relay") as (core, nc):
+            await run_relay(core, nc, stop)
+
+    return _run_until_signal(main)
+
+
+def cmd_projector(settings: Settings, args: argparse.Namespace) -> int:
+    from adpipe.context import open_core
+    from adpipe.runtime.roles import run_projector
+
+    _need(settings, "database_url")
+
+    async def main(stop: asyncio.Event) -> None:
+        async with open_core(settings) as core:
+            await run_projector(core, stop)
+
+    return _run_until_signal(main)
+
+
+def cmd_service(settings: Settings, args: argparse.Namespace) -> int:
+    from adpipe.runtime.roles import connected, load_service
+
+    load_service(args.name)  # an unknown name fails here, before connecting anywhere
+    _need(settings, "database_url", "nats_url")
+
+    async def main(stop: asyncio.Event) -> None:
+        from adpipe.runtime.roles import run_service
+
+        async with connected(settings, args.name) as (core, nc):
+            await run_service(args.name, core, nc, stop)
+
+    return _run_until_signal(main)
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    from adpipe.api.server import serve_api
+
+    _need(settings, "database_url", "nats_url")
+    if args.port:
+        settings = load_settings(port=args.port)
+
+    async def main(stop: asyncio.Event) -> None:
+        from adpipe.bus import connect
+
+        nc = await connect(settings.nats_url, name="adpipe-api")
+
+        async def nats_ready() -> bool:
+            return bool(nc.is_connected)
+
+        try:
+            await serve_api(settings, stop, nats_ready=nats_ready)
+        finally:
+            with contextlib.suppress(Exception):
+                await nc.drain()
+
+    return _run_until_signal(main)
+
+
+def cmd_events_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from adpipe.events import contract
+
+    folder = Path(args.out) if args.out else contract.SCHEMA_DIR
+    if args.check:
+        stale = contract.differences(folder)
+        if stale:
+            print("out of date: " + ", ".join(stale), file=sys.stderr)
+            return 1
+        print("events/schema is up to date")
+        return 0
+    names = contract.write(folder)
+    print(f"wrote {len(names)} files to {folder}")
+    return 0
+
+
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from adpipe.api.keys import create_key, revoke_key
+
+    _need(settings, "database_url")
+    if args.keys_command == "create":
+        print(asyncio.run(create_key(settings.database_url, args.user)))
+        return 0
+    revoked = asyncio.run(revoke_key(settings.database_url, args.key))
+    if not revoked:
+        print("no such active key", file=sys.stderr)
+        return 1
+    print("revoked")
+    return 0
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from adpipe.replay.cli import main as replay_main
+
+    return int(replay_main(args.rest))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="adpipe", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply database migrations (idempotent)").set_defaults(
+        func=cmd_migrate
+    )
+    p = sub.add_parser("up", help="start the whole stack with an embedded Postgres and NATS")
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("api", help="serve the HTTP API")
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_api)
+    sub.add_parser("relay", help="publish the event log to NATS").set_defaults(func=cmd_relay)
+    sub.add_parser("projector", help="keep the read models current").set_defaults(
+        func=cmd_projector
+    )
+    p = sub.add_parser("service", help="run one service (downloader, planner, renderer, webhooks)")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_service)
+
+    p = sub.add_parser("events", help="the event contract")
+    events_sub = p.add_subparsers(dest="events_command", required=True)
+    p = events_sub.add_parser("schema", help="write JSON Schema + AsyncAPI to events/schema/")
+    p.add_argument("--out", default=None)
+    p.add_argument("--check", action="store_true", help="exit 1 if the files are stale")
+    p.set_defaults(func=cmd_events_schema)
+
+    p = sub.add_parser("keys", help="API keys")
+    keys_sub = p.add_subparsers(dest="keys_command", required=True)
+    p = keys_sub.add_parser("create", help="print a new key for a user")
+    p.add_argument("--user", required=True)
+    p.set_defaults(func=cmd_keys)
+    p = keys_sub.add_parser("revoke", help="revoke a key (the key itself or its id)")
+    p.add_argument("key")
+    p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("replay", help="audit: timelines, state at a point, verify, rebuild, export")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_replay)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(load_settings(), args))
+    except AdpipeError as exc:
+        print(f"adpipe: {exc.detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
