@@ -17,6 +17,7 @@ from .job import (
     JobCancelled,
     JobCreated,
     JobFailed,
+    RegenerationFailed,
     RenderCompleted,
     RenderProgress,
     RenderStarted,
@@ -54,6 +55,7 @@ AnyEvent = (
     | StoryboardRegenerationRequested
     | StoryboardRejected
     | SceneRegenerated
+    | RegenerationFailed
     | SceneUpdated
     | JobApproved
     | RenderStarted

@@ -108,6 +108,14 @@ class SceneRegenerated(Event, frozen=True, kw_only=True, tag="job.scene_regenera
     usage: Usage = Usage()
 
 
+class RegenerationFailed(Event, frozen=True, kw_only=True, tag="job.regeneration_failed"):
+    """A requested regeneration could not be made; the storyboard stays as it was, in review."""
+
+    scene_number: int | None = None
+    code: str
+    message: str
+
+
 class SceneUpdated(Event, frozen=True, kw_only=True, tag="job.scene_updated"):
     """A user's edit of one scene; `duration_seconds` is the storyboard's new total."""
 
@@ -160,6 +168,7 @@ JOB_EVENTS: tuple[type[Event], ...] = (
     StoryboardRegenerationRequested,
     StoryboardRejected,
     SceneRegenerated,
+    RegenerationFailed,
     SceneUpdated,
     JobApproved,
     RenderStarted,

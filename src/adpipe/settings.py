@@ -63,6 +63,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # How long POST /jobs waits for the storyboard before answering 202.
     storyboard_wait_seconds: float = 60.0
 
+    # Downloads of asset URLs (the downloader service and webhook URL checks).
+    download_connect_timeout: float = 10.0
+    download_read_timeout: float = 30.0  # longest silence between two chunks of a body
+    download_max_redirects: int = 5
+    download_max_bytes: dict[str, int] = msgspec.field(
+        default_factory=lambda: {"image": 50_000_000, "video": 1_000_000_000, "audio": 200_000_000}
+    )
+    download_retries: int = 3
+    # Downloads of one job run concurrently, this many at a time.
+    download_concurrency: int = 4
+
     llm_model: str | None = None
     allow_private_urls: bool = False
     upload_max_bytes: int = 1024 * 1024 * 1024

@@ -23,6 +23,7 @@ from adpipe.events.job import (
     JobContext,
     JobCreated,
     JobFailed,
+    RegenerationFailed,
     RenderCompleted,
     RenderProgress,
     RenderStarted,
@@ -91,6 +92,8 @@ class JobState(msgspec.Struct, frozen=True, kw_only=True):
     pending_feedback: str | None = None
     planner: str | None = None
     model: str | None = None
+    # Why the last requested regeneration could not be made (cleared by the next storyboard change).
+    regeneration_error: JobError | None = None
     render_attempts: int = 0
     progress: int = 0
     video: Video | None = None
@@ -147,6 +150,11 @@ class RecordSceneRegenerated(Command, frozen=True, kw_only=True):
     planner: Literal["builtin", "llm"]
     model: str | None = None
     usage: Usage = Usage()
+
+
+class FailRegeneration(Command, frozen=True, kw_only=True):
+    code: str
+    message: str
 
 
 class RequestRegenerateAll(Command, frozen=True, kw_only=True):
@@ -300,6 +308,18 @@ def decide(state: JobState, command: Command) -> list[Event]:
                     usage=command.usage,
                 )
             ]
+        case FailRegeneration():
+            _require(state, "storyboard_review", action="record a failed regeneration")
+            if state.pending is None:
+                return []
+            scene = state.pending.removeprefix("scene:")
+            return [
+                RegenerationFailed(
+                    scene_number=int(scene) if scene != state.pending else None,
+                    code=command.code,
+                    message=command.message,
+                )
+            ]
         case RequestRegenerateAll():
             _require(state, "storyboard_review", action="regenerate all scenes")
             _require_idle(state, "regenerate all scenes")
@@ -419,12 +439,19 @@ def evolve(state: JobState, event: Event) -> JobState:
             )
         case SceneRegenerationRequested():
             return replace(
-                state, pending=f"scene:{event.scene_number}", pending_feedback=event.feedback
+                state,
+                pending=f"scene:{event.scene_number}",
+                pending_feedback=event.feedback,
+                regeneration_error=None,
             )
         case StoryboardRegenerationRequested():
-            return replace(state, pending="all", pending_feedback=event.feedback)
+            return replace(
+                state, pending="all", pending_feedback=event.feedback, regeneration_error=None
+            )
         case StoryboardRejected():
-            return replace(state, pending="reject", pending_feedback=event.feedback)
+            return replace(
+                state, pending="reject", pending_feedback=event.feedback, regeneration_error=None
+            )
         case SceneRegenerated() | SceneUpdated():
             scenes = [*state.scenes]
             scenes[event.scene_number - 1] = event.scene
@@ -439,6 +466,13 @@ def evolve(state: JobState, event: Event) -> JobState:
                 if isinstance(event, SceneRegenerated)
                 else state.pending_feedback,
                 cost=replace(state.cost, planning=state.cost.planning + usage_cost),
+            )
+        case RegenerationFailed():
+            return replace(
+                state,
+                pending=None,
+                pending_feedback=None,
+                regeneration_error=JobError(code=event.code, message=event.message),
             )
         case JobApproved():
             return replace(state, status="in_progress")

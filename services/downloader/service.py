@@ -1,0 +1,199 @@
+"""The downloader service: consume `job.created` (and URL assets from `POST /assets`), fetch every
+asset URL through the engine, store it as a blob, and append `asset.stored` +
+`job.asset_downloaded` — or fail the job naming the URL and the cause.
+
+Idempotent: an asset whose stream already says `asset.stored` is not fetched again, and the job
+aggregate ignores a second `job.asset_downloaded` for the same asset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from adpipe.domain.job import Fail, RecordAssetDownloaded
+from adpipe.errors import InvalidTransition
+from adpipe.events.asset import AssetFailed, AssetRegistered, AssetStored
+from adpipe.events.catalogue import Metadata, stream_id
+from adpipe.events.job import AssetDownloaded, JobAssetRef, JobCreated
+from adpipe.jobs import execute, load_job
+from adpipe.pricing import storage_cost
+from adpipe.worker import (
+    Delivery,
+    Permanent,
+    Retry,
+    ServiceRunner,
+    ServiceSpec,
+    fail_job_when_exhausted,
+)
+
+from .engine import DownloadError, DownloadLimits, UrlGuard, download_asset, make_session
+
+if TYPE_CHECKING:
+    import aiohttp
+    from nats.aio.client import Client as NATS
+
+    from adpipe.context import Core
+    from adpipe.settings import Settings
+
+NAME = "downloader"
+
+
+def limits_from(settings: Settings) -> DownloadLimits:
+    return DownloadLimits(
+        connect_timeout=settings.download_connect_timeout,
+        read_timeout=settings.download_read_timeout,
+        max_redirects=settings.download_max_redirects,
+        max_bytes=dict(settings.download_max_bytes),
+        retries=settings.download_retries,
+    )
+
+
+class AssetFailure(Exception):
+    def __init__(self, ref: JobAssetRef, error: DownloadError) -> None:
+        super().__init__(error.detail)
+        self.ref = ref
+        self.error = error
+
+
+class Downloader:
+    def __init__(self, core: Core, session: aiohttp.ClientSession, guard: UrlGuard) -> None:
+        self.core = core
+        self.session = session
+        self.guard = guard
+        self.limits = limits_from(core.settings)
+        self.scratch = Path(tempfile.gettempdir())
+
+    async def handle(self, delivery: Delivery) -> None:
+        event = delivery.envelope.data
+        meta = Metadata(
+            actor=f"service:{NAME}",
+            causation_id=delivery.envelope.id,
+            correlation_id=delivery.envelope.metadata.correlation_id,
+        )
+        if isinstance(event, JobCreated):
+            await self.download_job(event.job_id, meta)
+        elif isinstance(event, AssetRegistered) and event.source_url and event.job_id is None:
+            await self.download_standalone(event, meta)
+
+    async def download_job(self, job_id: str, meta: Metadata) -> None:
+        state = await load_job(self.core.store, job_id)
+        if state.status != "pending" or not state.awaiting_assets or state.creative is None:
+            return  # nothing to fetch, or the job ended meanwhile
+        refs = [a for a in state.creative.assets if a.asset_id in state.awaiting_assets]
+        slots = asyncio.Semaphore(self.core.settings.download_concurrency)
+
+        async def one(ref: JobAssetRef) -> None:
+            async with slots:
+                stored = await self.fetch_and_store(ref.asset_id, ref.url or "", ref.type, meta)
+            downloaded = AssetDownloaded(
+                asset_id=ref.asset_id,
+                url=ref.url or "",
+                blob_id=stored.blob_id,
+                metadata=stored.metadata,
+                cost=stored.cost,
+            )
+            await execute(self.core.store, job_id, RecordAssetDownloaded(event=downloaded), meta)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for ref in refs:
+                    group.create_task(self._guarded(one, ref))
+        except* AssetFailure as failures:
+            first = failures.exceptions[0]
+            assert isinstance(first, AssetFailure)
+            if first.error.transient:
+                raise Retry(first.error.detail, delay=first.error.retry_after) from None
+            # Never plan an ad silently without an asset the user asked for.
+            with contextlib.suppress(InvalidTransition):
+                await execute(
+                    self.core.store,
+                    job_id,
+                    Fail(
+                        code=f"asset_{first.error.code}",
+                        message=f"asset {first.ref.url} could not be used: {first.error.detail}",
+                        stage="download",
+                    ),
+                    meta,
+                )
+
+    @staticmethod
+    async def _guarded(work: object, ref: JobAssetRef) -> None:
+        try:
+            await work(ref)  # type: ignore[operator]
+        except DownloadError as exc:
+            raise AssetFailure(ref, exc) from exc
+
+    async def download_standalone(self, event: AssetRegistered, meta: Metadata) -> None:
+        try:
+            await self.fetch_and_store(
+                event.asset_id, event.source_url or "", event.asset_type, meta
+            )
+        except DownloadError as exc:
+            if exc.transient:
+                raise Retry(exc.detail, delay=exc.retry_after) from exc
+            raise Permanent(exc.detail, code=f"asset_{exc.code}") from exc
+
+    async def fetch_and_store(
+        self, asset_id: str, url: str, asset_type: str, meta: Metadata
+    ) -> AssetStored:
+        """The asset's stored event: fetched now, or found already stored by an earlier try."""
+        stream = stream_id("asset", asset_id)
+        history = await self.core.store.read_stream(stream)
+        for envelope in history:
+            if isinstance(envelope.data, AssetStored):
+                return envelope.data
+        if any(isinstance(e.data, AssetFailed) for e in history):
+            raise DownloadError(f"{url} failed earlier", code="failed_earlier")
+        try:
+            asset = await download_asset(
+                self.session,
+                url,
+                asset_type,
+                self.scratch,
+                self.limits,
+                self.guard,  # type: ignore[arg-type]
+            )
+        except DownloadError as exc:
+            if not exc.transient:
+                await self.core.store.append(
+                    stream, [AssetFailed(code=exc.code, message=exc.detail)], len(history), meta
+                )
+            raise
+        try:
+            blob = await self.core.blobs.put_file(asset.file.path, asset.metadata.content_type)
+            thumb = None
+            if asset.thumbnail is not None:
+                thumb = (await self.core.blobs.put_bytes(asset.thumbnail, "image/jpeg")).id
+        finally:
+            Path(asset.file.path).unlink(missing_ok=True)
+        stored = AssetStored(
+            blob_id=blob.id,
+            metadata=asset.metadata,
+            thumbnail_blob_id=thumb,
+            cost=storage_cost(blob.size_bytes, self.core.settings.prices),
+        )
+        await self.core.store.append(stream, [stored], len(history), meta)
+        return stored
+
+
+async def run(core: Core, nc: NATS, stop: asyncio.Event) -> None:
+    settings = core.settings
+    guard = UrlGuard(allow_private=settings.allow_private_urls)
+    async with make_session(guard, limits_from(settings)) as session:
+        downloader = Downloader(core, session, guard)
+        spec = ServiceSpec(
+            name=NAME,
+            subjects=["adpipe.job.created", "adpipe.asset.registered"],
+            handle=downloader.handle,
+            on_exhausted=fail_job_when_exhausted(core.store, "download"),
+            max_deliver=settings.max_deliver,
+            backoff=settings.retry_backoff_seconds,
+            ack_wait=settings.ack_wait_seconds,
+            concurrency=settings.service_concurrency,
+            stream=settings.stream_name,
+        )
+        await ServiceRunner(spec, nc.jetstream()).run(stop)

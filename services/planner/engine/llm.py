@@ -1,0 +1,180 @@
+"""The LLM port and its litellm implementation: one chat completion per call, retried with backoff
+while the provider is rate-limited, failing or unreachable.
+
+litellm is imported on first use: it takes seconds to import, and the built-in planner never needs
+it. Its own retries are off (`num_retries=0`, `max_retries=0`); this module decides when to retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import functools
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from types import ModuleType
+from typing import Any, Protocol
+
+import msgspec
+
+from adpipe.events.base import Usage
+
+from .brief import PlannerSettings
+from .plan import PlanningFailed
+from .prompt import Message
+
+# litellm fetches its price list from GitHub at import unless told to use the bundled copy; adpipe
+# never talks to the internet behind the operator's back.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+_TRANSIENT_STATUS = frozenset({408, 409, 425, 429})
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True):
+    content: str | None
+    usage: Usage
+    finish_reason: str | None = None
+
+
+class ChatModel(Protocol):
+    """Answers a conversation with one message, following `response_format` where it can."""
+
+    model: str
+
+    async def complete(self, messages: list[Message], response_format: dict[str, Any]) -> Reply: ...
+
+
+@functools.cache
+def _litellm() -> ModuleType:
+    import litellm
+
+    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on stdout
+    litellm.telemetry = False
+    return litellm
+
+
+def _is_transient(exc: BaseException, litellm: ModuleType) -> bool:
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    transient = (
+        litellm.RateLimitError,
+        litellm.Timeout,
+        litellm.APIConnectionError,
+        litellm.InternalServerError,
+        litellm.ServiceUnavailableError,
+        litellm.BadGatewayError,
+    )
+    if isinstance(exc, transient):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and (status in _TRANSIENT_STATUS or status >= 500)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds the provider asked us to wait (Retry-After / retry-after-ms), if it said."""
+    headers: Mapping[str, str] | None = getattr(exc, "litellm_response_headers", None) or getattr(
+        getattr(exc, "response", None), "headers", None
+    )
+    if not headers:
+        return None
+    if (millis := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+
+def _summary(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+class LiteLLMChat:
+    """`ChatModel` over litellm; endpoints and keys come from litellm's env vars unless
+    `settings.api_base` overrides the endpoint."""
+
+    def __init__(
+        self,
+        settings: PlannerSettings,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        assert settings.model, "LiteLLMChat needs settings.model"
+        self.model = settings.model
+        self._settings = settings
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def _backoff(self, retry: int, exc: BaseException) -> float:
+        cap = self._settings.retry_max_delay
+        if (asked := retry_after(exc)) is not None:
+            return min(asked, cap)
+        # Exponential with jitter, so many workers hit by one outage do not retry in lockstep.
+        delay = min(cap, self._settings.retry_base_delay * 2.0**retry)
+        return delay * self._rng.uniform(0.5, 1.0)
+
+    async def complete(self, messages: list[Message], response_format: dict[str, Any]) -> Reply:
+        litellm = _litellm()
+        settings = self._settings
+        extra: dict[str, Any] = {"api_base": settings.api_base} if settings.api_base else {}
+        last: BaseException | None = None
+        for retry in range(settings.provider_retries + 1):
+            if last is not None:
+                await self._sleep(self._backoff(retry - 1, last))
+            try:
+                # litellm's own timeout covers the HTTP call; this one also bounds its bookkeeping.
+                async with asyncio.timeout(settings.timeout_seconds * 1.5 + 1):
+                    response = await litellm.acompletion(
+                        model=settings.model,
+                        messages=messages,
+                        response_format=response_format,
+                        timeout=settings.timeout_seconds,
+                        num_retries=0,
+                        max_retries=0,
+                        # Providers without structured output still get the prompt; the answer
+                        # is validated either way.
+                        drop_params=True,
+                        **extra,
+                    )
+            except Exception as exc:
+                if not _is_transient(exc, litellm):
+                    raise PlanningFailed(f"LLM request rejected: {_summary(exc)}") from exc
+                last = exc
+                continue
+            return self._reply(response, litellm)
+        assert last is not None
+        raise PlanningFailed(
+            f"LLM provider unavailable: {_summary(last)} "
+            f"(gave up after {settings.provider_retries + 1} tries)"
+        ) from last
+
+    def _reply(self, response: Any, litellm: ModuleType) -> Reply:
+        choice = response.choices[0]
+        usage = getattr(response, "usage", None)
+        try:
+            cost = float(litellm.completion_cost(completion_response=response))
+        except Exception:  # a model missing from the price list costs what we cannot know
+            cost = 0.0
+        return Reply(
+            content=choice.message.content,
+            finish_reason=getattr(choice, "finish_reason", None),
+            usage=Usage(
+                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                cost=cost,
+            ),
+        )
