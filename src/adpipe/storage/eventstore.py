@@ -146,35 +146,39 @@ class EventStore:
         ids = [uuid.UUID(e.id) for e in batch]
         meta_builtins = msgspec.to_builtins(meta)
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute(
-                sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(self._lock_timeout))
-            )
-            # Why EXCLUSIVE: positions come from an identity sequence, and two transactions could
-            # otherwise commit out of position order — a reader at position N would then skip the
-            # late N-1 forever. EXCLUSIVE blocks other appends (not readers) until we commit, so
-            # insert order is commit order and the log has no holes to skip. Bounded by
-            # lock_timeout; a timeout is transient and retried.
-            await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
-            cur = await conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE id = ANY(%s) ORDER BY position", [ids]
-            )
-            existing = await cur.fetchall()
+            # Pipelined: the lock, the duplicate check and the stream head cost one round trip.
+            async with conn.pipeline():
+                await conn.execute(
+                    sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(self._lock_timeout))
+                )
+                # Why EXCLUSIVE: positions come from an identity sequence, and two transactions
+                # could otherwise commit out of position order — a reader at position N would
+                # then skip the late N-1 forever. EXCLUSIVE blocks other appends (not readers)
+                # until we commit, so insert order is commit order and the log has no holes to
+                # skip. Bounded by lock_timeout; a timeout is transient and retried.
+                await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+                dup_cur = await conn.execute(
+                    f"SELECT {_COLUMNS} FROM events WHERE id = ANY(%s) ORDER BY position", [ids]
+                )
+                head_cur = await conn.execute(
+                    "SELECT version, hash FROM events WHERE stream = %s"
+                    " ORDER BY version DESC LIMIT 1",
+                    [stream],
+                )
+                existing = await dup_cur.fetchall()
+                last = await head_cur.fetchone()
             if existing:
                 if len(existing) == len(ids) and all(r[2] == stream for r in existing):
                     return [envelope_from_row(r) for r in existing]
                 raise Conflict(
                     f"event ids already recorded elsewhere: {[str(r[1]) for r in existing]}"
                 )
-            cur = await conn.execute(
-                "SELECT version, hash FROM events WHERE stream = %s ORDER BY version DESC LIMIT 1",
-                [stream],
-            )
-            last = await cur.fetchone()
             current, prev_hash = (last[0], last[1]) if last else (0, "")
             if expected != ANY and expected != current:
                 raise StreamVersionConflict(stream, expected, current)
             recorded_at = datetime.now(UTC)
-            rows = []
+            meta_json = canonical_json(meta_builtins)
+            columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
             for offset, new in enumerate(batch, start=1):
                 data = event_to_builtins(new.event)
                 event_type = type(new.event).type_name()
@@ -188,37 +192,26 @@ class EventStore:
                     metadata=meta_builtins,
                     recorded_at=recorded_at,
                 )
-                rows.append(
-                    (
-                        new.id,
-                        stream,
-                        current + offset,
-                        event_type,
-                        canonical_json(data),
-                        canonical_json(meta_builtins),
-                        recorded_at,
-                        prev_hash,
-                    )
-                )
-            async with conn.cursor() as cur:
-                await cur.executemany(
+                for column, value in zip(
+                    columns,
+                    (new.id, current + offset, event_type, canonical_json(data), prev_hash),
+                    strict=False,
+                ):
+                    column.append(value)
+            ids_col, versions, types, datas, hashes = columns[:5]
+            async with conn.pipeline():
+                cur = await conn.execute(
                     "INSERT INTO events (id, stream, version, type, data, metadata, recorded_at,"
-                    " hash) VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)"
+                    " hash) SELECT i, %s, v, t, d, %s::jsonb, %s, h"
+                    " FROM unnest(%s::uuid[], %s::int[], %s::text[], %s::jsonb[], %s::text[])"
+                    " AS u(i, v, t, d, h)"
                     f" RETURNING {_COLUMNS}",
-                    rows,
-                    returning=True,
+                    [stream, meta_json, recorded_at, ids_col, versions, types, datas, hashes],
                 )
-                envelopes = []
-                while True:
-                    row = await cur.fetchone()
-                    if row is not None:
-                        envelopes.append(envelope_from_row(row))
-                    if not cur.nextset():
-                        break
-            # Delivered at commit; it only wakes readers, who re-read from their checkpoint.
-            await conn.execute(
-                "SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(envelopes[-1].position)]
-            )
+                # Delivered at commit; it only wakes readers, who re-read from their checkpoint.
+                await conn.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+                rows = await cur.fetchall()
+            envelopes = sorted((envelope_from_row(r) for r in rows), key=lambda e: e.version)
             return envelopes
 
     async def read_stream(self, stream: str, after_version: int = 0) -> list[Envelope]:
