@@ -82,6 +82,16 @@ async def run_roles(settings: Settings, stop: asyncio.Event, *, announce: bool =
                 )
 
 
+async def report_stragglers(stop: asyncio.Event, grace: float = 15.0) -> None:
+    """A shutdown that takes longer than `grace` names what is still running."""
+    await stop.wait()
+    await asyncio.sleep(grace)
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            log.warning("still running %.0f s after the stop signal: %r", grace, task)
+            task.print_stack(file=sys.stderr)
+
+
 def up(settings: Settings) -> int:
     home = Path(settings.home).resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -106,9 +116,11 @@ async def _serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    watchdog = asyncio.create_task(report_stragglers(stop))
     try:
         await run_roles(settings, stop)
     finally:
+        watchdog.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
