@@ -32,7 +32,7 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         open=False,
-        timeout=30,
+        timeout=settings.pool_timeout_seconds,
     )
     await pool.open(wait=True, timeout=30)
     waker = Waker(settings.database_url)

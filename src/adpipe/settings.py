@@ -38,6 +38,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Pool sized for one process on a 2-core box; appends serialise on a table lock anyway.
     pool_min_size: int = 1
     pool_max_size: int = 10
+    # How long a request waits for a pooled connection before answering 503 (Postgres down).
+    pool_timeout_seconds: float = 5.0
     # An append waits this long for the events table lock before failing as transient.
     append_lock_timeout_ms: int = 5000
     # Version conflicts are retried by re-deciding; past this many the caller sees 409.

@@ -1,0 +1,117 @@
+"""The litestar application: /api/v3 behind API keys, health probes, and the OpenAPI schema.
+
+Other modules add routes under /api/v3 by exposing `router` (a litestar Router or handler whose
+path is relative to /api/v3): `adpipe.api.webhooks` and `adpipe.api.live` are included when they
+exist (see `default_route_handlers`). Their handlers get the same dependencies: `api` (ApiState)
+and `user` (the caller's user id), and the same auth, checks and problem+json errors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from adpipe import __version__
+from adpipe.projector import PROJECTIONS_CHANNEL
+from adpipe.storage.subscription import Waker
+
+from . import assets, campaigns, clients, jobs
+from .auth import ApiKeyMiddleware
+from .errors import handle_exception
+from .health import healthz, readyz
+from .request_checks import check_request
+from .state import ApiState, NatsReady, provide_api, provide_user
+
+if TYPE_CHECKING:
+    from litestar.types import ControllerRouterHandler
+
+    from adpipe.context import Core
+
+log = logging.getLogger(__name__)
+
+OPTIONAL_ROUTERS = ("adpipe.api.webhooks", "adpipe.api.live")
+# JSON bodies are small; uploads (POST /assets) stream under settings.upload_max_bytes instead.
+MAX_JSON_BODY = 1024 * 1024
+
+
+def default_route_handlers() -> list[ControllerRouterHandler]:
+    """The `router` of every optional module that exists (webhooks, live updates)."""
+    found: list[ControllerRouterHandler] = []
+    for name in OPTIONAL_ROUTERS:
+        if importlib.util.find_spec(name) is None:
+            continue
+        router = getattr(importlib.import_module(name), "router", None)
+        if router is None:
+            log.warning("%s has no `router`; its routes are not served", name)
+            continue
+        found.append(router)
+    return found
+
+
+def create_app(
+    core: Core,
+    *,
+    nats_ready: NatsReady | None = None,
+    extra_route_handlers: Sequence[ControllerRouterHandler] | None = None,
+) -> Litestar:
+    """The API over an opened Core. `extra_route_handlers` replaces the optional routers
+    (None: `default_route_handlers()`); `nats_ready` feeds /readyz."""
+    api = ApiState(
+        core=core,
+        projections=Waker(core.settings.database_url, PROJECTIONS_CHANNEL),
+        nats_ready=nats_ready,
+    )
+    extras = default_route_handlers() if extra_route_handlers is None else extra_route_handlers
+    v3 = Router(
+        path="/api/v3",
+        route_handlers=[clients.router, campaigns.router, assets.router, jobs.router, *extras],
+        middleware=[DefineMiddleware(ApiKeyMiddleware)],
+        dependencies={"api": Provide(provide_api), "user": Provide(provide_user)},
+        before_request=check_request,
+        security=[{"apiKey": []}],
+    )
+
+    async def start(app: Litestar) -> None:
+        await api.projections.start()
+
+    async def stop(app: Litestar) -> None:
+        await api.projections.stop()
+
+    return Litestar(
+        route_handlers=[healthz, readyz, v3],
+        state=State({"api": api}),
+        on_startup=[start],
+        on_shutdown=[stop],
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=MAX_JSON_BODY,
+        openapi_config=OpenAPIConfig(
+            title="adpipe",
+            version=__version__,
+            description=(
+                "Event-sourced AI video ads. Every /api/v3 route needs"
+                " `Authorization: Bearer <api key>`. Lists take ?page=1&pageSize=20 (max 100),"
+                " newest first, and answer {items, total, page, pageSize}. Errors are"
+                " application/problem+json (RFC 9457)."
+            ),
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(
+                        type="http", scheme="bearer", description="An adpipe API key (adp_…)"
+                    )
+                }
+            ),
+        ),
+        logging_config=None,
+        debug=False,
+    )

@@ -1,0 +1,355 @@
+"""/api/v3/assets: uploads, URLs for the downloader to fetch, listing, bytes, deletion."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, post
+from litestar.params import QueryParameter
+
+from adpipe.errors import AdpipeError, Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from adpipe.events.asset import AssetDeleted, AssetMetadata, AssetRegistered, AssetStored
+from adpipe.events.catalogue import stream_id
+from adpipe.pricing import storage_cost
+from adpipe.storage.eventstore import NO_STREAM
+
+from . import reads
+from .blobs import blob_response
+from .errors import BadRequest, errors_from_msgspec, problem_specs
+from .fields import (
+    CampaignIdFilter,
+    ClientIdFilter,
+    HttpUrl,
+    Id,
+    IdempotencyKey,
+    Name,
+    PageNumber,
+    PageSize,
+    Tags,
+)
+from .idempotency import Reply, run_once
+from .openapi import asset_create_operation, binary_response
+from .refs import (
+    check_owner_refs,
+    type_from_media_type,
+    type_from_name,
+    url_asset_type,
+    url_file_name,
+)
+from .request_checks import JSON, MULTIPART, accepts
+from .state import ApiState, IdSource, request_metadata
+from .uploads import MAX_FIELD_BYTES, MAX_PARTS, Upload, receive_upload
+from .views import API, AssetPage, AssetView, asset_view
+
+if TYPE_CHECKING:
+    from adpipe.events.base import Event
+
+log = logging.getLogger(__name__)
+
+AssetType = Literal["image", "video", "audio"]
+MAX_JSON_BODY = 64 * 1024
+
+
+class AssetUrlBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Register an asset by URL; the downloader fetches it (status pending, then ready/failed)."""
+
+    url: HttpUrl
+    type: AssetType | None = None
+    name: Name | None = None
+    tags: Tags = msgspec.field(default_factory=list)
+    client_id: Id | None = None
+    campaign_id: Id | None = None
+
+
+class UploadFields(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The text fields sent beside an uploaded file."""
+
+    type: AssetType | None = None
+    name: Name | None = None
+    tags: Tags = msgspec.field(default_factory=list)
+    client_id: Id | None = None
+    campaign_id: Id | None = None
+
+
+async def _view(api: ApiState, user: str, asset_id: str) -> AssetView:
+    row = await reads.asset(api.core.pool, user, asset_id)
+    if row is None:
+        raise NotFound(f"asset {asset_id} does not exist")
+    return asset_view(row)
+
+
+@get("/", summary="List assets", responses=problem_specs(422))
+async def list_assets(
+    api: ApiState,
+    user: str,
+    asset_type: Annotated[AssetType | None, QueryParameter(name="type")] = None,
+    client_id: ClientIdFilter = None,
+    campaign_id: CampaignIdFilter = None,
+    tag: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 20,
+) -> AssetPage:
+    rows, total = await reads.assets(
+        api.core.pool,
+        user,
+        asset_type=asset_type,
+        client_id=client_id,
+        campaign_id=campaign_id,
+        tag=tag,
+        page=page,
+        page_size=page_size,
+    )
+    return AssetPage(
+        items=[asset_view(r) for r in rows], total=total, page=page, page_size=page_size
+    )
+
+
+@post(
+    "/",
+    summary="Upload an asset (multipart, field `file`) or register one by URL (JSON)",
+    opt=accepts(JSON, MULTIPART),
+    request_max_body_size=None,  # enforced while streaming, against settings.upload_max_bytes
+    operation_class=asset_create_operation(AssetUrlBody, UploadFields),
+    responses=problem_specs(400, 413, 415, 422),
+)
+async def create_asset(
+    api: ApiState,
+    user: str,
+    request: Request[Any, Any, Any],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[AssetView]:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == MULTIPART:
+        return await _upload(api, user, request)
+    body = await _read_json_body(request)
+    try:
+        data = msgspec.json.decode(body, type=AssetUrlBody)
+    except msgspec.ValidationError as exc:
+        errors = errors_from_msgspec(exc)
+        raise ValidationFailed(
+            errors[0].message, [msgspec.to_builtins(e) for e in errors]
+        ) from None
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+    async def work(ids: IdSource) -> Reply:
+        return await _register_url(api, user, request, data, ids)
+
+    return await run_once(api.core.pool, request, user, body, work)
+
+
+async def _read_json_body(request: Request[Any, Any, Any]) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BODY:
+            raise PayloadTooLarge(f"a JSON body is at most {MAX_JSON_BODY} bytes")
+    if not body:
+        raise BadRequest("the request needs a body")
+    return bytes(body)
+
+
+async def _register_url(
+    api: ApiState, user: str, request: Request[Any, Any, Any], data: AssetUrlBody, ids: IdSource
+) -> Reply:
+    await check_owner_refs(api.core.pool, user, data.client_id, data.campaign_id)
+    asset_type = url_asset_type(data.url, data.type, "type")
+    asset_id = ids.new("asset")
+    event = AssetRegistered(
+        asset_id=asset_id,
+        user_id=user,
+        name=(data.name or url_file_name(data.url)).strip(),
+        asset_type=asset_type,
+        source_url=data.url,
+        client_id=data.client_id,
+        campaign_id=data.campaign_id,
+        tags=_tags(data.tags),
+    )
+    await api.record(
+        stream_id("asset", asset_id), [event], NO_STREAM, request_metadata(request, user), ids
+    )
+    view = await _view(api, user, asset_id)
+    return Reply.of(201, view, {"location": f"{API}/assets/{asset_id}"})
+
+
+def _tags(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+
+
+async def _upload(api: ApiState, user: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    limit = api.settings.upload_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + MAX_PARTS * MAX_FIELD_BYTES:
+        raise PayloadTooLarge(f"the upload exceeds the limit of {limit} bytes")
+    async with receive_upload(request, limit) as upload:
+        fields = _upload_fields(upload)
+
+        async def work(ids: IdSource) -> Reply:
+            return await _store_upload(api, user, request, upload, fields, ids)
+
+        return await run_once(api.core.pool, request, user, upload.digest(), work)
+
+
+def _upload_fields(upload: Upload) -> UploadFields:
+    raw: dict[str, Any] = {k: v[-1] for k, v in upload.fields.items() if k != "tags"}
+    tags = [t for value in upload.fields.get("tags", []) for t in value.split(",")]
+    raw["tags"] = [t.strip() for t in tags if t.strip()]
+    for key in ("type", "name", "clientId", "campaignId"):
+        if raw.get(key) == "":
+            del raw[key]
+    try:
+        return msgspec.convert(raw, UploadFields)
+    except msgspec.ValidationError as exc:
+        errors = errors_from_msgspec(exc)
+        raise ValidationFailed(
+            errors[0].message, [msgspec.to_builtins(e) for e in errors]
+        ) from None
+
+
+def _upload_type(upload: Upload, fields: UploadFields) -> AssetType:
+    asset_type = (
+        fields.type or type_from_name(upload.filename) or type_from_media_type(upload.content_type)
+    )
+    if asset_type is None:
+        raise ValidationFailed(
+            "the asset type cannot be told from the file name; give its type",
+            [{"field": "type", "message": "required: image, video or audio"}],
+        )
+    return asset_type
+
+
+async def _store_upload(
+    api: ApiState,
+    user: str,
+    request: Request[Any, Any, Any],
+    upload: Upload,
+    fields: UploadFields,
+    ids: IdSource,
+) -> Reply:
+    await check_owner_refs(api.core.pool, user, fields.client_id, fields.campaign_id)
+    asset_type = _upload_type(upload, fields)
+    metadata, thumbnail = await _describe(upload, asset_type)
+    blobs = api.core.blobs
+    blob = await blobs.put_file(upload.path, metadata.content_type)
+    thumbnail_id = (await blobs.put_bytes(thumbnail, "image/jpeg")).id if thumbnail else None
+    asset_id = ids.new("asset")
+    events: list[Event] = [
+        AssetRegistered(
+            asset_id=asset_id,
+            user_id=user,
+            name=(fields.name or upload.filename or "upload").strip(),
+            asset_type=asset_type,
+            client_id=fields.client_id,
+            campaign_id=fields.campaign_id,
+            tags=_tags(fields.tags),
+        ),
+        AssetStored(
+            blob_id=blob.id,
+            metadata=metadata,
+            thumbnail_blob_id=thumbnail_id,
+            cost=storage_cost(blob.size_bytes, api.settings.prices),
+        ),
+    ]
+    await api.record(
+        stream_id("asset", asset_id), events, NO_STREAM, request_metadata(request, user), ids
+    )
+    view = await _view(api, user, asset_id)
+    return Reply.of(201, view, {"location": f"{API}/assets/{asset_id}"})
+
+
+async def _describe(upload: Upload, asset_type: AssetType) -> tuple[AssetMetadata, bytes | None]:
+    """Probes the content (422 when it is not the declared type) and makes a thumbnail."""
+    from adpipe.services.downloader.engine import make_thumbnail, probe
+
+    path = str(upload.path)
+    try:
+        probed = await asyncio.to_thread(probe, path, asset_type)
+    except AdpipeError as exc:  # InvalidContent: the bytes are not what they claim to be
+        raise ValidationFailed(exc.detail, [{"field": "file", "message": exc.detail}]) from None
+    try:
+        thumbnail = await asyncio.to_thread(make_thumbnail, path, asset_type)
+    except Exception as exc:  # a preview is a nicety: the asset is valid without one
+        log.warning("no thumbnail for an uploaded %s: %s", asset_type, exc)
+        thumbnail = None
+    return msgspec.convert(msgspec.to_builtins(probed), AssetMetadata), thumbnail
+
+
+@get("/{asset_id:str}", summary="Get an asset's metadata", responses=problem_specs(404))
+async def get_asset(api: ApiState, user: str, asset_id: str) -> AssetView:
+    return await _view(api, user, asset_id)
+
+
+@get(
+    "/{asset_id:str}/data",
+    summary="The asset's bytes (supports Range, ETag / If-None-Match)",
+    responses={**problem_specs(404, 409, 416), **binary_response("The asset's bytes")},
+)
+async def asset_data(
+    api: ApiState, user: str, request: Request[Any, Any, Any], asset_id: str
+) -> Response[Any]:
+    row = await reads.asset(api.core.pool, user, asset_id)
+    if row is None:
+        raise NotFound(f"asset {asset_id} does not exist")
+    if row["status"] != "ready":
+        raise Conflict(
+            f"asset {asset_id} is {row['status']}; its bytes are served once it is ready",
+            asset_status=row["status"],
+        )
+    return await blob_response(api.core.blobs, request, row["blob_id"], row["content_type"])
+
+
+@get(
+    "/{asset_id:str}/thumbnail",
+    summary="A JPEG preview of the asset (404 when it has none, e.g. audio)",
+    responses={**problem_specs(404), **binary_response("JPEG thumbnail", "image/jpeg")},
+)
+async def asset_thumbnail(
+    api: ApiState, user: str, request: Request[Any, Any, Any], asset_id: str
+) -> Response[Any]:
+    row = await reads.asset(api.core.pool, user, asset_id)
+    if row is None:
+        raise NotFound(f"asset {asset_id} does not exist")
+    if not row["thumbnail_blob_id"]:
+        raise NotFound(f"asset {asset_id} has no thumbnail")
+    return await blob_response(api.core.blobs, request, row["thumbnail_blob_id"], "image/jpeg")
+
+
+@delete(
+    "/{asset_id:str}",
+    summary="Delete an asset (not while an unfinished job uses it)",
+    responses=problem_specs(404, 409),
+)
+async def delete_asset(
+    api: ApiState, user: str, request: Request[Any, Any, Any], asset_id: str
+) -> None:
+    envelopes = await api.load_owned("asset", asset_id, user)
+    jobs = await reads.jobs_using_asset(api.core.pool, user, asset_id)
+    if jobs:
+        raise Conflict(
+            f"asset {asset_id} is used by unfinished job{'s' * (len(jobs) != 1)}"
+            f" {', '.join(jobs)}; let them finish (or cancel them) first"
+        )
+    await api.record(
+        stream_id("asset", asset_id),
+        [AssetDeleted()],
+        envelopes[-1].version,
+        request_metadata(request, user),
+        IdSource(user),
+    )
+
+
+router = Router(
+    path="/assets",
+    route_handlers=[
+        list_assets,
+        create_asset,
+        get_asset,
+        asset_data,
+        asset_thumbnail,
+        delete_asset,
+    ],
+    tags=["assets"],
+)

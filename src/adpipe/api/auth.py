@@ -1,0 +1,33 @@
+"""`Authorization: Bearer <api key>` on every /api/v3 route; the key's user owns what it touches."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from adpipe.errors import Unauthorized
+
+from .keys import authenticate
+
+if TYPE_CHECKING:
+    from litestar.connection import ASGIConnection
+
+    from .state import ApiState
+
+
+class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
+    """Sets `request.user` to the key's user id; anything else answers 401."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("send the header Authorization: Bearer <api key>")
+        api: ApiState = connection.app.state.api
+        user = await authenticate(api.core.pool, token)
+        if user is None:
+            raise Unauthorized("the API key is unknown or has been revoked")
+        return AuthenticationResult(user=user, auth=token)

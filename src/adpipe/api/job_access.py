@@ -1,0 +1,63 @@
+"""Reading jobs for the API: a job document from the read models, ownership, bounded waits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from adpipe.errors import NotFound
+from adpipe.jobs import load_job
+
+from . import reads
+from .views import JobView, job_state, job_view
+
+if TYPE_CHECKING:
+    from adpipe.domain.job import JobState
+
+    from .state import ApiState
+
+Row = dict[str, Any]
+
+
+async def job_row(api: ApiState, user: str, job_id: str) -> Row:
+    row = await reads.job(api.core.pool, user, job_id)
+    if row is None:
+        raise NotFound(f"job {job_id} does not exist")
+    return row
+
+
+async def job_views(api: ApiState, user: str, rows: list[Row]) -> list[JobView]:
+    """Job documents for rows of the jobs read model, with one query for all their assets."""
+    states = [job_state(r) for r in rows]
+    asset_ids = {a.asset_id for s in states if s.creative for a in s.creative.assets}
+    assets = await reads.assets_by_id(api.core.pool, user, sorted(asset_ids))
+    currency = api.settings.prices.currency
+    return [job_view(row, assets, currency) for row in rows]
+
+
+async def job_document(api: ApiState, user: str, job_id: str) -> JobView:
+    return (await job_views(api, user, [await job_row(api, user, job_id)]))[0]
+
+
+async def owned_job(api: ApiState, user: str, job_id: str) -> JobState:
+    """The job's state from its events (the truth commands decide on); 404 unless the user's."""
+    state = await load_job(api.core.store, job_id)
+    if not state.exists or state.user_id != user:
+        raise NotFound(f"job {job_id} does not exist")
+    return state
+
+
+async def wait_for_job(
+    api: ApiState, user: str, job_id: str, done: Callable[[Row], bool], within: float
+) -> Row:
+    """Re-reads the job each time a read model moves until `done(row)` or `within` seconds."""
+    deadline = time.monotonic() + within
+    waker = api.projections
+    while True:
+        seen = waker.generation
+        row = await job_row(api, user, job_id)
+        left = deadline - time.monotonic()
+        if done(row) or left <= 0:
+            return row
+        await waker.wait(seen, min(left, 1.0))

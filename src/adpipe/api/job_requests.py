@@ -1,0 +1,171 @@
+"""The body of `POST /jobs` (and `/jobs/dry-run`), and turning it into the job's creative.
+
+Assets come as `{url, type?, name?}` — registered here for the downloader to fetch — or as
+`{id}` of the user's own ready asset.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from adpipe.errors import ValidationFailed
+from adpipe.events.asset import AssetRegistered
+from adpipe.events.job import (
+    AdBasics,
+    AspectRatio,
+    Creative,
+    Direction,
+    JobAssetRef,
+    JobContext,
+    Resolution,
+)
+
+from . import reads
+from .fields import NO_NUL, HttpUrl, Id, Name, Text
+from .refs import url_asset_type, url_file_name
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+    from .state import IdSource
+
+AssetType = Literal["image", "video", "audio"]
+Short = Annotated[str, Meta(max_length=500, pattern=NO_NUL)]
+
+
+class ContextBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    client_id: Id
+    campaign_id: Id | None = None
+
+
+class AdBasicsBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    product: Text
+    target_audience: Text
+    key_message: Text
+    call_to_action: Text
+
+
+class DirectionBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    style: Text
+    tone: Short = ""
+    visual_elements: Annotated[list[Short], Meta(max_length=20)] = msgspec.field(
+        default_factory=list
+    )
+
+
+class AssetBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Either `id` (an asset of yours that is ready) or `url` (fetched for this job)."""
+
+    id: Id | None = None
+    url: HttpUrl | None = None
+    type: AssetType | None = None
+    name: Name | None = None
+
+
+class CreativeBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    direction: DirectionBody
+    assets: Annotated[list[AssetBody], Meta(max_length=20)] = msgspec.field(default_factory=list)
+    duration_seconds: Annotated[float, Meta(ge=6, le=120)] = 30.0
+    aspect_ratio: AspectRatio = "16:9"
+    resolution: Resolution = "1080p"
+
+
+class JobBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    context: ContextBody
+    ad_basics: AdBasicsBody
+    creative: CreativeBody
+
+    def job_context(self) -> JobContext:
+        return JobContext(client_id=self.context.client_id, campaign_id=self.context.campaign_id)
+
+    def ad_basics_value(self) -> AdBasics:
+        b = self.ad_basics
+        return AdBasics(
+            product=b.product.strip(),
+            target_audience=b.target_audience.strip(),
+            key_message=b.key_message.strip(),
+            call_to_action=b.call_to_action.strip(),
+        )
+
+
+async def resolve_creative(
+    pool: AsyncConnectionPool[Any],
+    user: str,
+    body: JobBody,
+    ids: IdSource,
+    job_id: str,
+) -> tuple[Creative, list[AssetRegistered]]:
+    """The job's creative, and the URL assets to register for the downloader (422 on bad refs)."""
+    given = body.creative.assets
+    known = await reads.assets_by_id(pool, user, [a.id for a in given if a.id is not None])
+    refs: list[JobAssetRef] = []
+    registered: list[AssetRegistered] = []
+    errors: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for index, asset in enumerate(given):
+        where = f"creative.assets[{index}]"
+        if (asset.id is None) == (asset.url is None):
+            errors.append({"field": where, "message": "give either id or url"})
+        elif asset.url is not None:
+            asset_type = url_asset_type(asset.url, asset.type, f"{where}.type")
+            asset_id = ids.new(f"asset:{index}")
+            name = (asset.name or url_file_name(asset.url)).strip()
+            registered.append(
+                AssetRegistered(
+                    asset_id=asset_id,
+                    user_id=user,
+                    name=name,
+                    asset_type=asset_type,
+                    source_url=asset.url,
+                    client_id=body.context.client_id,
+                    campaign_id=body.context.campaign_id,
+                    job_id=job_id,
+                )
+            )
+            refs.append(JobAssetRef(asset_id=asset_id, type=asset_type, name=name, url=asset.url))
+        else:
+            assert asset.id is not None
+            row = known.get(asset.id)
+            problem = _existing_problem(row, asset, seen)
+            if problem:
+                errors.append({"field": f"{where}.id", "message": problem})
+                continue
+            assert row is not None
+            seen.add(asset.id)
+            name = (asset.name or row["name"]).strip()
+            refs.append(JobAssetRef(asset_id=asset.id, type=row["type"], name=name))
+    if errors:
+        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
+    c = body.creative
+    direction = Direction(
+        style=c.direction.style.strip(),
+        tone=c.direction.tone.strip(),
+        visual_elements=[v.strip() for v in c.direction.visual_elements if v.strip()],
+    )
+    creative = Creative(
+        direction=direction,
+        assets=refs,
+        duration_seconds=round(c.duration_seconds, 3),
+        aspect_ratio=c.aspect_ratio,
+        resolution=c.resolution,
+    )
+    return creative, registered
+
+
+def _existing_problem(row: dict[str, object] | None, asset: AssetBody, seen: set[str]) -> str:
+    if row is None:
+        return "no asset with this id"
+    if asset.id in seen:
+        return "the same asset is listed twice"
+    if row["status"] != "ready":
+        return f"the asset is {row['status']}; only ready assets can be used"
+    if asset.type is not None and asset.type != row["type"]:
+        return f"the asset is {_article(str(row['type']))}, not {_article(asset.type)}"
+    return ""
+
+
+def _article(asset_type: str) -> str:
+    return {"image": "an image", "video": "a video", "audio": "an audio file"}[asset_type]

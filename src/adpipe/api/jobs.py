@@ -1,0 +1,220 @@
+"""/api/v3/jobs: create a job (answered with its storyboard), estimate one, list, get, its video."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.openapi.datastructures import ResponseSpec
+
+from adpipe.domain.job import CreateJob, Status
+from adpipe.errors import Conflict
+from adpipe.events.catalogue import NewEvent, stream_id
+from adpipe.jobs import execute, job_stream
+from adpipe.pricing import CostEstimate, estimate_job, scene_count_range
+from adpipe.storage.eventstore import NO_STREAM
+
+from . import reads
+from .actions import action_handler
+from .blobs import blob_response
+from .errors import problem_specs
+from .fields import CampaignIdFilter, ClientIdFilter, IdempotencyKey, PageNumber, PageSize, Prefer
+from .idempotency import Reply, run_once
+from .job_access import job_document, job_row, job_views, wait_for_job
+from .job_requests import JobBody, resolve_creative
+from .openapi import binary_response
+from .refs import check_owner_refs
+from .scenes import scene_handlers
+from .state import ApiState, IdSource, request_metadata
+from .views import API, JobPage, JobView, PlannerView, job_state
+
+
+def wants_async(prefer: str | None) -> bool:
+    return prefer is not None and "respond-async" in prefer.lower()
+
+
+class SceneCount(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    min: int
+    max: int
+
+
+class DryRunView(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    estimated_cost: CostEstimate
+    estimated_duration_seconds: float
+    scene_count: SceneCount
+    planner: PlannerView
+
+
+@post(
+    "/",
+    summary="Create a job; answers it with its storyboard (201), or 202 while it is planned",
+    responses={
+        202: ResponseSpec(JobView, description="Accepted: the storyboard is not ready yet"),
+        **problem_specs(400, 409, 413, 415, 422),
+    },
+)
+async def create_job(
+    api: ApiState,
+    user: str,
+    request: Request[Any, Any, Any],
+    data: JobBody,
+    prefer: Prefer = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[JobView]:
+    async def work(ids: IdSource) -> Reply:
+        return await _create(api, user, request, data, ids, wants_async(prefer))
+
+    return await run_once(api.core.pool, request, user, await request.body(), work)
+
+
+async def _create(
+    api: ApiState,
+    user: str,
+    request: Request[Any, Any, Any],
+    data: JobBody,
+    ids: IdSource,
+    respond_async: bool,
+) -> Reply:
+    pool, store = api.core.pool, api.core.store
+    await check_owner_refs(
+        pool, user, data.context.client_id, data.context.campaign_id, prefix="context"
+    )
+    job_id = ids.new("job")
+    creative, registered = await resolve_creative(pool, user, data, ids, job_id)
+    metadata = request_metadata(request, user)
+    # Assets first: when the job's creation is seen, every asset it awaits already exists.
+    for event in registered:
+        await store.append(
+            stream_id("asset", event.asset_id),
+            [NewEvent(event=event, id=ids.new(f"event:asset:{event.asset_id}"))],
+            NO_STREAM,
+            metadata,
+        )
+    existing = await store.read_stream(job_stream(job_id))
+    if existing:  # a retry whose first attempt created the job but lost its answer
+        position = existing[0].position
+    else:
+        command = CreateJob(
+            job_id=job_id,
+            user_id=user,
+            context=data.job_context(),
+            ad_basics=data.ad_basics_value(),
+            creative=creative,
+        )
+        _, recorded = await execute(
+            store, job_id, command, metadata, event_ids=[ids.new("event:job.created")]
+        )
+        position = recorded[-1].position
+    await api.settle(position)
+    if not respond_async:
+        await wait_for_job(
+            api,
+            user,
+            job_id,
+            lambda row: row["status"] != "pending",
+            api.settings.storyboard_wait_seconds,
+        )
+    view = await job_document(api, user, job_id)
+    headers = {"location": f"{API}/jobs/{job_id}"}
+    if view.status == "pending":
+        if respond_async:
+            headers["preference-applied"] = "respond-async"
+        return Reply.of(202, view, headers)
+    return Reply.of(201, view, headers)
+
+
+@post(
+    "/dry-run",
+    status_code=200,
+    summary="Estimate a job's cost and shape; nothing is stored",
+    responses=problem_specs(400, 413, 415, 422),
+)
+async def dry_run(api: ApiState, user: str, data: JobBody) -> DryRunView:
+    pool = api.core.pool
+    await check_owner_refs(
+        pool, user, data.context.client_id, data.context.campaign_id, prefix="context"
+    )
+    creative, registered = await resolve_creative(pool, user, data, IdSource(user), "dry-run")
+    settings = api.settings
+    low, high = scene_count_range(creative.duration_seconds)
+    return DryRunView(
+        estimated_cost=estimate_job(
+            duration_seconds=creative.duration_seconds,
+            resolution=creative.resolution,
+            url_asset_types=[e.asset_type for e in registered],
+            model=settings.llm_model,
+            prices=settings.prices,
+        ),
+        estimated_duration_seconds=creative.duration_seconds,
+        scene_count=SceneCount(min=low, max=high),
+        planner=PlannerView(
+            name="llm" if settings.llm_model else "builtin", model=settings.llm_model
+        ),
+    )
+
+
+@get("/", summary="List jobs", responses=problem_specs(422))
+async def list_jobs(
+    api: ApiState,
+    user: str,
+    status: Status | None = None,
+    client_id: ClientIdFilter = None,
+    campaign_id: CampaignIdFilter = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 20,
+) -> JobPage:
+    rows, total = await reads.jobs(
+        api.core.pool,
+        user,
+        status=status,
+        client_id=client_id,
+        campaign_id=campaign_id,
+        page=page,
+        page_size=page_size,
+    )
+    items = await job_views(api, user, rows)
+    return JobPage(items=items, total=total, page=page, page_size=page_size)
+
+
+@get("/{job_id:str}", summary="Get a job, with its scenes", responses=problem_specs(404))
+async def get_job(api: ApiState, user: str, job_id: str) -> JobView:
+    return await job_document(api, user, job_id)
+
+
+@get(
+    "/{job_id:str}/video",
+    summary="The finished MP4 (supports Range, ETag / If-None-Match); 409 before completion",
+    responses={**problem_specs(404, 409, 416), **binary_response("The MP4", "video/mp4")},
+)
+async def job_video(
+    api: ApiState, user: str, request: Request[Any, Any, Any], job_id: str
+) -> Response[Any]:
+    state = job_state(await job_row(api, user, job_id))
+    if state.status != "completed" or state.video is None:
+        raise Conflict(
+            f"job {job_id} is {state.status}; the video exists once it is completed",
+            job_status=state.status,
+        )
+    return await blob_response(
+        api.core.blobs,
+        request,
+        state.video.blob_id,
+        "video/mp4",
+        filename=f"adpipe-{job_id}.mp4",
+    )
+
+
+router = Router(
+    path="/jobs",
+    route_handlers=[
+        create_job,
+        dry_run,
+        list_jobs,
+        get_job,
+        job_video,
+        action_handler,
+        *scene_handlers,
+    ],
+    tags=["jobs"],
+)

@@ -1,0 +1,225 @@
+"""Queries on the read models. Every one is scoped to a user: another user's rows do not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from psycopg.rows import dict_row
+
+from adpipe.domain.job import TERMINAL
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+Row = dict[str, Any]
+_TERMINAL = sorted(TERMINAL)
+
+
+async def _all(pool: AsyncConnectionPool[Any], query: str, params: Sequence[Any]) -> list[Row]:
+    async with pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(query, params)
+        rows: list[Row] = await cur.fetchall()
+        return rows
+
+
+async def _one(pool: AsyncConnectionPool[Any], query: str, params: Sequence[Any]) -> Row | None:
+    rows = await _all(pool, query, params)
+    return rows[0] if rows else None
+
+
+async def _page(
+    pool: AsyncConnectionPool[Any],
+    table: str,
+    where: list[str],
+    params: list[Any],
+    page: int,
+    page_size: int,
+    columns: str = "*",
+) -> tuple[list[Row], int]:
+    """One page, newest first, and the total over every page."""
+    condition = " AND ".join(where)
+    rows = await _all(
+        pool,
+        f"SELECT {columns}, count(*) OVER () AS total_count FROM {table} WHERE {condition}"
+        " ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
+        [*params, page_size, (page - 1) * page_size],
+    )
+    if rows:
+        return rows, int(rows[0]["total_count"])
+    # Past the last page the window has no row to count on; count separately.
+    count = await _one(pool, f"SELECT count(*) AS n FROM {table} WHERE {condition}", params)
+    return [], int(count["n"]) if count else 0
+
+
+# ---- clients and campaigns -------------------------------------------------------------------
+
+
+async def client(pool: AsyncConnectionPool[Any], user: str, client_id: str) -> Row | None:
+    return await _one(
+        pool, "SELECT * FROM clients WHERE id = %s AND user_id = %s", [client_id, user]
+    )
+
+
+async def clients(
+    pool: AsyncConnectionPool[Any], user: str, page: int, page_size: int
+) -> tuple[list[Row], int]:
+    return await _page(pool, "clients", ["user_id = %s"], [user], page, page_size)
+
+
+async def campaign(pool: AsyncConnectionPool[Any], user: str, campaign_id: str) -> Row | None:
+    return await _one(
+        pool, "SELECT * FROM campaigns WHERE id = %s AND user_id = %s", [campaign_id, user]
+    )
+
+
+async def campaigns(
+    pool: AsyncConnectionPool[Any], user: str, client_id: str | None, page: int, page_size: int
+) -> tuple[list[Row], int]:
+    where, params = ["user_id = %s"], [user]
+    if client_id is not None:
+        where.append("client_id = %s")
+        params.append(client_id)
+    return await _page(pool, "campaigns", where, params, page, page_size)
+
+
+async def client_dependents(
+    pool: AsyncConnectionPool[Any], user: str, client_id: str
+) -> tuple[int, int]:
+    """(live campaigns, unfinished jobs) of a client: what stops it being deleted."""
+    row = await _one(
+        pool,
+        "SELECT (SELECT count(*) FROM campaigns WHERE user_id = %s AND client_id = %s) AS c,"
+        " (SELECT count(*) FROM jobs WHERE user_id = %s AND client_id = %s"
+        "  AND NOT status = ANY(%s)) AS j",
+        [user, client_id, user, client_id, _TERMINAL],
+    )
+    assert row is not None
+    return int(row["c"]), int(row["j"])
+
+
+async def campaign_active_jobs(pool: AsyncConnectionPool[Any], user: str, campaign_id: str) -> int:
+    row = await _one(
+        pool,
+        "SELECT count(*) AS n FROM jobs WHERE user_id = %s AND campaign_id = %s"
+        " AND NOT status = ANY(%s)",
+        [user, campaign_id, _TERMINAL],
+    )
+    return int(row["n"]) if row else 0
+
+
+async def stats(
+    pool: AsyncConnectionPool[Any], user: str, column: str, value: str
+) -> tuple[list[Row], int]:
+    """Jobs grouped by status (count, seconds rendered, cost) and the asset count, of a client
+    (`column` = "client_id") or a campaign ("campaign_id")."""
+    assert column in ("client_id", "campaign_id")
+    rows = await _all(
+        pool,
+        "SELECT status, count(*) AS jobs, coalesce(sum(video_seconds), 0) AS seconds,"
+        f" coalesce(sum(cost_total), 0) AS cost FROM jobs WHERE user_id = %s AND {column} = %s"
+        " GROUP BY status",
+        [user, value],
+    )
+    assets_row = await _one(
+        pool,
+        f"SELECT count(*) AS n FROM assets WHERE user_id = %s AND {column} = %s",
+        [user, value],
+    )
+    return rows, int(assets_row["n"]) if assets_row else 0
+
+
+# ---- assets ----------------------------------------------------------------------------------
+
+
+async def asset(pool: AsyncConnectionPool[Any], user: str, asset_id: str) -> Row | None:
+    return await _one(pool, "SELECT * FROM assets WHERE id = %s AND user_id = %s", [asset_id, user])
+
+
+async def assets_by_id(
+    pool: AsyncConnectionPool[Any], user: str, asset_ids: Sequence[str]
+) -> dict[str, Row]:
+    if not asset_ids:
+        return {}
+    rows = await _all(
+        pool,
+        "SELECT * FROM assets WHERE user_id = %s AND id = ANY(%s)",
+        [user, list(asset_ids)],
+    )
+    return {r["id"]: r for r in rows}
+
+
+async def assets(
+    pool: AsyncConnectionPool[Any],
+    user: str,
+    *,
+    asset_type: str | None,
+    client_id: str | None,
+    campaign_id: str | None,
+    tag: str | None,
+    page: int,
+    page_size: int,
+) -> tuple[list[Row], int]:
+    where, params = ["user_id = %s"], [user]
+    for column, value in (("type", asset_type), ("client_id", client_id)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if campaign_id is not None:
+        where.append("campaign_id = %s")
+        params.append(campaign_id)
+    if tag is not None:
+        where.append("tags @> ARRAY[%s]::text[]")
+        params.append(tag)
+    return await _page(pool, "assets", where, params, page, page_size)
+
+
+async def jobs_using_asset(pool: AsyncConnectionPool[Any], user: str, asset_id: str) -> list[str]:
+    """Unfinished jobs whose creative uses the asset."""
+    rows = await _all(
+        pool,
+        "SELECT id FROM jobs WHERE user_id = %s AND asset_ids @> ARRAY[%s]::text[]"
+        " AND NOT status = ANY(%s) ORDER BY created_at",
+        [user, asset_id, _TERMINAL],
+    )
+    return [r["id"] for r in rows]
+
+
+# ---- jobs and scenes -------------------------------------------------------------------------
+
+_JOB_COLUMNS = "id, status, pending, state::text AS state, created_at, updated_at"
+
+
+async def job(pool: AsyncConnectionPool[Any], user: str, job_id: str) -> Row | None:
+    return await _one(
+        pool, f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = %s AND user_id = %s", [job_id, user]
+    )
+
+
+async def jobs(
+    pool: AsyncConnectionPool[Any],
+    user: str,
+    *,
+    status: str | None,
+    client_id: str | None,
+    campaign_id: str | None,
+    page: int,
+    page_size: int,
+) -> tuple[list[Row], int]:
+    where, params = ["user_id = %s"], [user]
+    for column, value in (("status", status), ("client_id", client_id)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if campaign_id is not None:
+        where.append("campaign_id = %s")
+        params.append(campaign_id)
+    return await _page(pool, "jobs", where, params, page, page_size, columns=_JOB_COLUMNS)
+
+
+async def scenes(pool: AsyncConnectionPool[Any], job_id: str) -> list[Row]:
+    """The job's scenes in order; the caller has checked the job is the user's."""
+    return await _all(
+        pool, "SELECT * FROM job_scenes WHERE job_id = %s ORDER BY scene_number", [job_id]
+    )

@@ -1,0 +1,165 @@
+"""Stand-ins for the planner, downloader and renderer services, for API tests only.
+
+They follow the log in-process and append what the real services would, instantly and
+deterministically, so the API's waits (storyboard, regeneration, read-your-writes) are exercised
+end to end without NATS or an LLM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from adpipe.context import Core
+from adpipe.domain.job import (
+    CompleteRender,
+    Fail,
+    RecordAssetDownloaded,
+    RecordSceneRegenerated,
+    RecordStoryboard,
+    ReportProgress,
+    StartRender,
+    Video,
+)
+from adpipe.errors import InvalidTransition, StreamVersionConflict
+from adpipe.events.asset import AssetFailed, AssetMetadata, AssetRegistered, AssetStored
+from adpipe.events.catalogue import Envelope, stream_id
+from adpipe.events.job import AssetDownloaded
+from adpipe.events.scene import Scene
+from adpipe.jobs import execute, load_job
+from adpipe.storage.subscription import follow
+
+FAKE_MP4 = bytes(range(256)) * 40  # 10 240 bytes: enough for range requests
+
+
+@dataclass
+class FakeServices:
+    """FakePlanner + FakeDownloader + FakeRenderer in one follower of the log."""
+
+    core: Core
+    # URL -> (bytes, metadata) the fake downloader "fetches"; other URLs fail.
+    remote: dict[str, tuple[bytes, AssetMetadata]] = field(default_factory=dict)
+    plan: bool = True  # False: jobs stay pending (tests of the 202 path)
+    render: bool = True
+    regenerations: int = 0
+
+    async def run(self) -> None:
+        async for batch in follow(self.core.store, 0, self.core.waker, poll_seconds=0.2):
+            for envelope in batch:
+                try:
+                    await self._handle(envelope)
+                except (InvalidTransition, StreamVersionConflict):
+                    pass  # another event got there first; the next one re-checks
+
+    async def _handle(self, envelope: Envelope) -> None:
+        event = envelope.data
+        if isinstance(event, AssetRegistered) and event.source_url:
+            await self._download(event)
+        if envelope.kind != "job":
+            return
+        state = await load_job(self.core.store, envelope.entity_id)
+        if not self.plan:
+            return
+        if state.ready_to_plan or (
+            state.status == "storyboard_review" and state.pending in ("all", "reject")
+        ):
+            scenes = storyboard(
+                state.duration_seconds, sorted(state.asset_ids), state.pending_feedback
+            )
+            command = RecordStoryboard(scenes=scenes, planner="builtin")
+            await execute(self.core.store, state.job_id, command)
+        elif state.status == "storyboard_review" and (state.pending or "").startswith("scene:"):
+            number = int(state.pending.removeprefix("scene:"))  # type: ignore[union-attr]
+            old = state.scenes[number - 1]
+            self.regenerations += 1
+            new = Scene(
+                scene_number=number,
+                duration=old.duration,
+                description=f"Regenerated ({state.pending_feedback or 'no feedback'})",
+                script=old.script,
+                shot_type="close-up",
+                transition=old.transition,
+                assets=old.assets,
+            )
+            await execute(
+                self.core.store, state.job_id, RecordSceneRegenerated(scene=new, planner="builtin")
+            )
+        elif state.status == "in_progress" and self.render:
+            await execute(self.core.store, state.job_id, StartRender(worker="fake"))
+        elif (
+            state.status == "rendering"
+            and state.progress == 0
+            and envelope.type != "job.render_progress"
+        ):
+            await execute(self.core.store, state.job_id, ReportProgress(percent=50))
+            blob = await self.core.blobs.put_bytes(FAKE_MP4, "video/mp4")
+            video = Video(
+                blob_id=blob.id,
+                duration_seconds=state.duration_seconds,
+                size_bytes=blob.size_bytes,
+                width=1920,
+                height=1080,
+                render_seconds=0.1,
+            )
+            await execute(self.core.store, state.job_id, CompleteRender(video=video, cost=1.2))
+
+    async def _download(self, event: AssetRegistered) -> None:
+        store = self.core.store
+        stream = stream_id("asset", event.asset_id)
+        if await store.stream_version(stream) != 1:
+            return
+        found = self.remote.get(event.source_url or "")
+        if found is None:
+            await store.append(stream, [AssetFailed(code="http_404", message="not found")], 1)
+            if event.job_id:
+                failed = Fail(
+                    code="download_failed",
+                    message=f"{event.source_url}: not found",
+                    stage="download",
+                )
+                await execute(store, event.job_id, failed)
+            return
+        data, metadata = found
+        blob = await self.core.blobs.put_bytes(data, metadata.content_type)
+        await store.append(stream, [AssetStored(blob_id=blob.id, metadata=metadata, cost=0.001)], 1)
+        if event.job_id:
+            downloaded = AssetDownloaded(
+                asset_id=event.asset_id,
+                url=event.source_url or "",
+                blob_id=blob.id,
+                metadata=metadata,
+                cost=0.001,
+            )
+            await execute(store, event.job_id, RecordAssetDownloaded(event=downloaded))
+
+
+def storyboard(total: float, asset_ids: list[str], feedback: str | None = None) -> list[Scene]:
+    count = 4
+    each = round(total / count, 1)
+    durations = [each] * (count - 1) + [round(total - each * (count - 1), 3)]
+    note = f" ({feedback})" if feedback else ""
+    return [
+        Scene(
+            scene_number=i + 1,
+            duration=durations[i],
+            description=f"Scene {i + 1}{note}",
+            script=f"Line {i + 1}",
+            shot_type="wide",
+            transition="cut",
+            assets=[asset_ids[i % len(asset_ids)]] if asset_ids else [],
+        )
+        for i in range(count)
+    ]
+
+
+@contextlib.asynccontextmanager
+async def running(fakes: FakeServices) -> AsyncIterator[FakeServices]:
+    task = asyncio.create_task(fakes.run(), name="fake-services")
+    try:
+        yield fakes
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
