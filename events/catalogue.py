@@ -152,7 +152,8 @@ def encode(value: Event | Envelope) -> bytes:
 
 
 def decode_event(raw: bytes | str) -> AnyEvent:
-    return _event_decoder.decode(raw)
+    event: AnyEvent = _event_decoder.decode(raw)
+    return event
 
 
 def decode_envelope(raw: bytes | str) -> Envelope:
@@ -161,7 +162,8 @@ def decode_envelope(raw: bytes | str) -> Envelope:
 
 def event_from_builtins(value: Any) -> AnyEvent:
     """From JSON-shaped Python data (a JSONB column) to the typed event."""
-    return msgspec.convert(value, AnyEvent)
+    event: AnyEvent = msgspec.convert(value, AnyEvent)
+    return event
 
 
 def event_to_builtins(event: Event) -> dict[str, Any]:

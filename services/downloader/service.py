@@ -155,7 +155,7 @@ class Downloader:
                 asset_type,
                 self.scratch,
                 self.limits,
-                self.guard,  # type: ignore[arg-type]
+                self.guard,
             )
         except DownloadError as exc:
             if not exc.transient:

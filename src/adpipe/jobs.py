@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def job_stream(job_id: str) -> str:
-    return stream_id("job", job_id)
+    return str(stream_id("job", job_id))
 
 
 async def load_job(store: EventStore, job_id: str) -> JobState:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -72,7 +72,7 @@ class Relay:
                 self.is_leader.clear()
             await asyncio.sleep(self.poll_seconds)
 
-    async def _wait_for_lock(self, leader: psycopg.AsyncConnection[object]) -> None:
+    async def _wait_for_lock(self, leader: psycopg.AsyncConnection[Any]) -> None:
         while True:
             cur = await leader.execute("SELECT pg_try_advisory_lock(%s)", [RELAY_LOCK])
             row = await cur.fetchone()
@@ -80,7 +80,7 @@ class Relay:
                 return
             await asyncio.sleep(self.poll_seconds)
 
-    async def _relay(self, leader: psycopg.AsyncConnection[object]) -> None:
+    async def _relay(self, leader: psycopg.AsyncConnection[Any]) -> None:
         await leader.execute(
             "INSERT INTO checkpoints (name, position) VALUES (%s, 0) ON CONFLICT DO NOTHING",
             [CHECKPOINT],

@@ -271,6 +271,6 @@ def fail_job_when_exhausted(store: EventStore, stage: str) -> ExhaustedHook:
 
 def _job_of(envelope: Envelope) -> str | None:
     if envelope.kind == "job":
-        return envelope.entity_id
-    job_id = getattr(envelope.data, "job_id", None)
+        return str(envelope.entity_id)
+    job_id: object = getattr(envelope.data, "job_id", None)
     return job_id if isinstance(job_id, str) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 import psycopg
 
@@ -41,7 +42,7 @@ async def apply_migrations(conninfo: str) -> list[str]:
     return applied_now
 
 
-async def pending_migrations(conn: psycopg.AsyncConnection[object]) -> list[str]:
+async def pending_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:
     """Names not yet applied (readiness checks use this)."""
     cur = await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
     row = await cur.fetchone()
