@@ -1,15 +1,12 @@
 """The litestar application: /api/v3 behind API keys, health probes, and the OpenAPI schema.
 
-Other modules add routes under /api/v3 by exposing `router` (a litestar Router or handler whose
-path is relative to /api/v3): `adpipe.api.webhooks` and `adpipe.api.live` are included when they
-exist (see `default_route_handlers`). Their handlers get the same dependencies: `api` (ApiState)
-and `user` (the caller's user id), and the same auth, checks and problem+json errors.
+Every resource module exposes a `router` relative to /api/v3; all get the same dependencies —
+`api` (ApiState) and `user` (the caller's user id) — and the same auth, checks and problem+json
+errors.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -25,7 +22,7 @@ from adpipe import __version__
 from adpipe.projector import PROJECTIONS_CHANNEL
 from adpipe.storage.subscription import Waker
 
-from . import assets, campaigns, clients, jobs
+from . import assets, campaigns, clients, jobs, live, webhooks
 from .auth import ApiKeyMiddleware
 from .errors import handle_exception
 from .health import healthz, readyz
@@ -39,23 +36,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OPTIONAL_ROUTERS = ("adpipe.api.webhooks", "adpipe.api.live")
 # JSON bodies are small; uploads (POST /assets) stream under settings.upload_max_bytes instead.
 MAX_JSON_BODY = 1024 * 1024
 
 
 def default_route_handlers() -> list[ControllerRouterHandler]:
-    """The `router` of every optional module that exists (webhooks, live updates)."""
-    found: list[ControllerRouterHandler] = []
-    for name in OPTIONAL_ROUTERS:
-        if importlib.util.find_spec(name) is None:
-            continue
-        router = getattr(importlib.import_module(name), "router", None)
-        if router is None:
-            log.warning("%s has no `router`; its routes are not served", name)
-            continue
-        found.append(router)
-    return found
+    """Routes that live beside the core resources: webhook subscriptions and live job events."""
+    return [webhooks.router, live.router]
 
 
 def create_app(

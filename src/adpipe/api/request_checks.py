@@ -42,13 +42,13 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
 def _check_media_type(request: Request[Any, Any, Any]) -> None:
     allowed: tuple[str, ...] = request.route_handler.opt.get("accepts", (JSON,))
     header = request.headers.get("content-type")
+    has_body = request.headers.get("content-length", "0") not in ("", "0") or (
+        "transfer-encoding" in request.headers
+    )
+    if not has_body:
+        return  # nothing to interpret: clients label empty bodies anything (aiohttp: octet-stream)
     if header is None:
-        has_body = request.headers.get("content-length", "0") not in ("", "0") or (
-            "transfer-encoding" in request.headers
-        )
-        if has_body:
-            raise UnsupportedMediaType(f"send the body with Content-Type: {' or '.join(allowed)}")
-        return
+        raise UnsupportedMediaType(f"send the body with Content-Type: {' or '.join(allowed)}")
     media = header.split(";", 1)[0].strip().lower()
     if media in allowed or (
         JSON in allowed and media.startswith("application/") and media.endswith("+json")

@@ -1,0 +1,368 @@
+"""Managing subscriptions for the API: subscribe, read, update, delete, rotate, test, deliveries.
+
+Writes are events on `webhook-<id>` (the secret stays in `webhook_secrets`); single reads fold the
+stream, the list reads the `webhooks` read model after waiting for it to reach our own writes.
+Another user's webhook answers NotFound, never a hint that it exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from adpipe.errors import Conflict, NotFound, StreamVersionConflict, ValidationFailed
+from adpipe.events.base import Event
+from adpipe.events.catalogue import Envelope, Metadata, stream_id
+from adpipe.events.webhook import (
+    WebhookDeleted,
+    WebhookSecretRotated,
+    WebhookSubscribed,
+    WebhookTest,
+    WebhookUpdated,
+)
+from adpipe.projector import wait_for_projections
+from adpipe.services.downloader.engine import DownloadError, UrlGuard
+from adpipe.storage.eventstore import NO_STREAM
+
+from . import outbox, signing
+from .config import WebhookConfig, load_webhook_config
+from .patterns import pattern_problem
+from .subscription import WebhookState, fold
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from adpipe.context import Core
+    from adpipe.storage.subscription import Waker
+
+READ_MODEL = "webhooks"
+MAX_URL_LENGTH = 2048
+MAX_DESCRIPTION_LENGTH = 1000
+MAX_PATTERNS = 100
+
+
+class SubscribeRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    url: str
+    events: list[str]
+    description: str = ""
+
+
+class UpdateRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Fields left out keep their values."""
+
+    url: str | None = None
+    events: list[str] | None = None
+    enabled: bool | None = None
+    description: str | None = None
+
+
+class WebhookView(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    enabled: bool
+    disabled_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    secret_rotated_at: datetime | None = None
+
+
+class WebhookCreated(WebhookView, frozen=True, kw_only=True):
+    """The subscription as created, with its signing secret — shown this once only."""
+
+    secret: str
+
+
+class SecretRotated(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    secret: str
+    # Until then the old secret signs too (a second `v1,` signature).
+    previous_secret_expires_at: datetime
+
+
+class TestSent(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    event_id: str
+    position: int
+
+
+def view_of(state: WebhookState) -> WebhookView:
+    assert state.created_at is not None and state.updated_at is not None
+    return WebhookView(
+        id=state.webhook_id,
+        url=state.url,
+        events=list(state.events),
+        description=state.description,
+        enabled=state.enabled,
+        disabled_reason=state.disabled_reason,
+        created_at=state.created_at,
+        updated_at=state.updated_at,
+        secret_rotated_at=state.secret_rotated_at,
+    )
+
+
+class Webhooks:
+    def __init__(
+        self,
+        core: Core,
+        *,
+        config: WebhookConfig | None = None,
+        guard: UrlGuard | None = None,
+        projections_waker: Waker | None = None,
+    ) -> None:
+        self.core = core
+        # Listening on the projector's channel, so read-your-writes waits wake at once.
+        self.projections_waker = projections_waker
+        self.config = config or load_webhook_config()
+        self.guard = guard or UrlGuard(allow_private=core.settings.allow_private_urls)
+
+    # ---- writes ---------------------------------------------------------------------------
+
+    async def subscribe(
+        self, user_id: str, request: SubscribeRequest, metadata: Metadata | None = None
+    ) -> WebhookCreated:
+        await self._check(request.url, request.events, request.description)
+        webhook_id = str(uuid.uuid4())
+        secret = signing.new_secret()
+        async with self.core.pool.connection() as conn:
+            await signing.store_secret(conn, webhook_id, secret)
+        event = WebhookSubscribed(
+            webhook_id=webhook_id,
+            user_id=user_id,
+            url=request.url,
+            events=_unique(request.events),
+            description=request.description,
+        )
+        recorded = await self.core.store.append(
+            _stream(webhook_id), [event], NO_STREAM, metadata or _metadata(user_id)
+        )
+        await self._settle(recorded)
+        view = view_of(fold(recorded))
+        return WebhookCreated(**msgspec.structs.asdict(view), secret=secret)
+
+    async def update(
+        self,
+        user_id: str,
+        webhook_id: str,
+        request: UpdateRequest,
+        metadata: Metadata | None = None,
+    ) -> WebhookView:
+        state = await self._load(user_id, webhook_id)
+        await self._check(
+            request.url if request.url is not None else state.url,
+            request.events if request.events is not None else list(state.events),
+            request.description if request.description is not None else state.description,
+            check_url=request.url is not None and request.url != state.url,
+        )
+
+        def decide(state: WebhookState) -> list[Event]:
+            new = WebhookUpdated(
+                url=request.url if request.url is not None else state.url,
+                events=_unique(request.events) if request.events is not None else [*state.events],
+                enabled=request.enabled if request.enabled is not None else state.enabled,
+                description=(
+                    request.description if request.description is not None else state.description
+                ),
+            )
+            unchanged = (new.url, tuple(new.events), new.enabled, new.description) == (
+                state.url,
+                state.events,
+                state.enabled,
+                state.description,
+            )
+            return [] if unchanged else [new]
+
+        return view_of(await self._execute(user_id, webhook_id, decide, metadata))
+
+    async def delete(self, user_id: str, webhook_id: str, metadata: Metadata | None = None) -> None:
+        await self._execute(user_id, webhook_id, lambda _: [WebhookDeleted()], metadata)
+        async with self.core.pool.connection() as conn:
+            await signing.delete_secret(conn, webhook_id)
+
+    async def rotate_secret(
+        self, user_id: str, webhook_id: str, metadata: Metadata | None = None
+    ) -> SecretRotated:
+        await self._load(user_id, webhook_id)
+        secret = signing.new_secret()
+        grace = self.config.secret_grace_seconds
+        async with self.core.pool.connection() as conn:
+            await signing.rotate_secret(conn, webhook_id, secret, grace)
+            cur = await conn.execute(
+                "SELECT previous_expires_at FROM webhook_secrets WHERE webhook_id = %s",
+                [webhook_id],
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        await self._execute(user_id, webhook_id, lambda _: [WebhookSecretRotated()], metadata)
+        return SecretRotated(secret=secret, previous_secret_expires_at=row[0])
+
+    async def send_test(
+        self, user_id: str, webhook_id: str, metadata: Metadata | None = None
+    ) -> TestSent:
+        state = await self._load(user_id, webhook_id)
+        if not state.enabled:
+            raise Conflict(f"webhook {webhook_id} is disabled; enable it before testing it")
+        recorded = await self.core.store.append(
+            _stream(webhook_id),
+            [WebhookTest(webhook_id=webhook_id)],
+            state.version,
+            metadata or _metadata(user_id),
+        )
+        return TestSent(event_id=recorded[0].id, position=recorded[0].position)
+
+    async def retry_delivery(self, user_id: str, webhook_id: str, delivery_id: str) -> None:
+        state = await self._load(user_id, webhook_id)
+        if not state.enabled:
+            raise Conflict(f"webhook {webhook_id} is disabled; enable it before resending")
+        if not _is_uuid(delivery_id):
+            raise NotFound(f"delivery {delivery_id} does not exist")
+        async with self.core.pool.connection() as conn:
+            if not await outbox.resend(conn, webhook_id, delivery_id):
+                raise NotFound(f"delivery {delivery_id} does not exist")
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    async def get(self, user_id: str, webhook_id: str) -> WebhookView:
+        return view_of(await self._load(user_id, webhook_id))
+
+    async def list_webhooks(
+        self, user_id: str, *, page: int = 1, page_size: int = 20
+    ) -> tuple[list[WebhookView], int]:
+        """One page, newest first, and the user's total."""
+        async with self.core.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id, url, events, description, enabled, disabled_reason, created_at,"
+                " updated_at, secret_rotated_at, count(*) OVER () FROM webhooks"
+                " WHERE user_id = %s ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
+                [user_id, page_size, (page - 1) * page_size],
+            )
+            rows = await cur.fetchall()
+            if rows:
+                total = int(rows[0][9])
+            else:
+                cur = await conn.execute(
+                    "SELECT count(*) FROM webhooks WHERE user_id = %s", [user_id]
+                )
+                total = int((await cur.fetchone() or (0,))[0])
+        items = [
+            WebhookView(
+                id=r[0],
+                url=r[1],
+                events=list(r[2]),
+                description=r[3],
+                enabled=r[4],
+                disabled_reason=r[5],
+                created_at=r[6],
+                updated_at=r[7],
+                secret_rotated_at=r[8],
+            )
+            for r in rows
+        ]
+        return items, total
+
+    async def deliveries(
+        self, user_id: str, webhook_id: str, *, page: int = 1, page_size: int = 20
+    ) -> tuple[list[outbox.Delivery], int]:
+        """One page of the subscription's deliveries, newest first, and their total."""
+        await self._load(user_id, webhook_id)
+        async with self.core.pool.connection() as conn:
+            return await outbox.list_deliveries(
+                conn, webhook_id, limit=page_size, offset=(page - 1) * page_size
+            )
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    async def _load(self, user_id: str, webhook_id: str) -> WebhookState:
+        state = fold(await self.core.store.read_stream(_stream(webhook_id)))
+        if not state.exists or state.user_id != user_id:
+            raise NotFound(f"webhook {webhook_id} does not exist")
+        return state
+
+    async def _execute(
+        self,
+        user_id: str,
+        webhook_id: str,
+        decide: Callable[[WebhookState], list[Event]],
+        metadata: Metadata | None,
+    ) -> WebhookState:
+        """Load, decide, append at the expected version; re-decided after a concurrent write."""
+        for _ in range(self.core.settings.append_retries + 1):
+            state = await self._load(user_id, webhook_id)
+            events = decide(state)
+            if not events:
+                return state
+            try:
+                recorded = await self.core.store.append(
+                    _stream(webhook_id), events, state.version, metadata or _metadata(user_id)
+                )
+            except StreamVersionConflict:
+                continue
+            await self._settle(recorded)
+            envelopes = await self.core.store.read_stream(_stream(webhook_id))
+            return fold(envelopes)
+        raise Conflict(f"webhook {webhook_id} keeps changing; try again")
+
+    async def _settle(self, recorded: list[Envelope]) -> None:
+        """Read-your-writes: the list shows this change once the call returns."""
+        await wait_for_projections(
+            self.core.pool,
+            [READ_MODEL],
+            recorded[-1].position,
+            waker=self.projections_waker,
+            within=self.core.settings.projection_wait_seconds,
+        )
+
+    async def _check(
+        self, url: str, events: list[str], description: str, *, check_url: bool = True
+    ) -> None:
+        errors: list[dict[str, str]] = []
+        if check_url:
+            if problem := await self._url_problem(url):
+                errors.append({"field": "url", "message": problem})
+        if not events:
+            errors.append({"field": "events", "message": "subscribe to at least one event"})
+        elif len(events) > MAX_PATTERNS:
+            errors.append({"field": "events", "message": f"at most {MAX_PATTERNS} filters"})
+        for i, pattern in enumerate(events):
+            if problem := pattern_problem(pattern):
+                errors.append({"field": f"events[{i}]", "message": problem})
+        if len(description) > MAX_DESCRIPTION_LENGTH:
+            errors.append(
+                {"field": "description", "message": f"at most {MAX_DESCRIPTION_LENGTH} characters"}
+            )
+        if errors:
+            raise ValidationFailed("the webhook subscription is not valid", errors)
+
+    async def _url_problem(self, url: str) -> str | None:
+        if len(url) > MAX_URL_LENGTH:
+            return f"at most {MAX_URL_LENGTH} characters"
+        try:
+            # The same guard as downloads: scheme, then every address the host resolves to.
+            await self.guard.check_url(url)
+        except DownloadError as exc:
+            return exc.detail
+        except ValueError as exc:  # not a URL at all
+            return f"not a valid URL: {exc}"
+        return None
+
+
+def _stream(webhook_id: str) -> str:
+    return stream_id("webhook", webhook_id)
+
+
+def _metadata(user_id: str) -> Metadata:
+    return Metadata(actor=f"user:{user_id}")
+
+
+def _unique(patterns: list[str]) -> list[str]:
+    return list(dict.fromkeys(patterns))
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

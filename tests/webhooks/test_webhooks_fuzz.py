@@ -1,0 +1,86 @@
+"""Fuzzing /api/v3/webhooks and /api/v3/jobs/{id}/history|events with schemathesis against the
+app's own OpenAPI: no 5xx, and every answer matches its documented status, type and schema."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from adpipe.api.keys import create_key
+from adpipe.context import Core
+from adpipe.services.downloader.engine import guard
+from adpipe.services.webhooks.dispatcher import Dispatcher
+from adpipe.services.webhooks.manage import SubscribeRequest, Webhooks
+from webhooks.jobkit import append_each, lifecycle
+from webhooks.kit import fast_config, running_api
+
+MAX_EXAMPLES = int(os.environ.get("ADPIPE_FUZZ_EXAMPLES", "8"))
+
+
+class LoopbackResolver:
+    """Every host name is 127.0.0.1: the fuzzer's random hosts must never reach real DNS."""
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_no_webhook_or_history_request_answers_5xx_or_breaks_the_schema(
+    core: Core, read_model: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(guard, "SystemResolver", LoopbackResolver)
+    key = await create_key(core.pool, "alice")
+    # Real ids for the fuzzer to reach past 404: a webhook with a delivery, a finished job.
+    webhooks = Webhooks(core, config=fast_config())
+    hook = await webhooks.subscribe(
+        "alice", SubscribeRequest(url="http://127.0.0.1:9/hook", events=["*"])
+    )
+    await webhooks.send_test("alice", hook.id)
+    await Dispatcher(core.store, core.pool).catch_up()
+    (delivery,), _ = await webhooks.deliveries("alice", hook.id)
+    job = str(uuid.uuid4())
+    await append_each(core.store, job, lifecycle(job, "alice"))
+    (tmp_path / "schemathesis.toml").write_text(
+        f'[parameters]\nwebhook_id = "{hook.id}"\ndelivery_id = "{delivery.id}"\njob_id = "{job}"\n'
+    )
+    async with running_api(core) as base:
+        st = Path(sys.executable).with_name("st")
+        process = await asyncio.create_subprocess_exec(
+            str(st),
+            "run",
+            f"{base}/schema/openapi.json",
+            "--header",
+            f"Authorization: Bearer {key}",
+            "--include-path-regex",
+            r"^/api/v3/(webhooks|jobs/\{job_id\}/(history|events))",
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,"
+            "response_schema_conformance",
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--seed",
+            os.environ.get("ADPIPE_TEST_SEED", "1"),
+            "--workers",
+            "1",
+            "--request-timeout",
+            "30",
+            "--no-shrink",
+            "--suppress-health-check",
+            "all",
+            "--max-failures",
+            "20",
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""},
+        )
+        output, _ = await process.communicate()
+    text = output.decode(errors="replace")
+    assert process.returncode == 0, text[-20000:]
+    assert "/api/v3/webhooks" in text
