@@ -26,8 +26,7 @@ from adpipe.worker import (
     Permanent,
     Retry,
     ServiceRunner,
-    ServiceSpec,
-    fail_job_when_exhausted,
+    service_spec,
 )
 
 from .engine import DownloadError, DownloadLimits, UrlGuard, download_asset, make_session
@@ -69,11 +68,7 @@ class Downloader:
 
     async def handle(self, delivery: Delivery) -> None:
         event = delivery.envelope.data
-        meta = Metadata(
-            actor=f"service:{NAME}",
-            causation_id=delivery.envelope.id,
-            correlation_id=delivery.envelope.metadata.correlation_id,
-        )
+        meta = delivery.caused_metadata(NAME)
         if isinstance(event, JobCreated):
             await self.download_job(event.job_id, meta)
         elif isinstance(event, AssetRegistered) and event.source_url and event.job_id is None:
@@ -185,15 +180,12 @@ async def run(core: Core, nc: NATS, stop: asyncio.Event) -> None:
     guard = UrlGuard(allow_private=settings.allow_private_urls)
     async with make_session(guard, limits_from(settings)) as session:
         downloader = Downloader(core, session, guard)
-        spec = ServiceSpec(
+        spec = service_spec(
+            core.store,
+            settings,
             name=NAME,
             subjects=["adpipe.job.created", "adpipe.asset.registered"],
             handle=downloader.handle,
-            on_exhausted=fail_job_when_exhausted(core.store, "download"),
-            max_deliver=settings.max_deliver,
-            backoff=settings.retry_backoff_seconds,
-            ack_wait=settings.ack_wait_seconds,
-            concurrency=settings.service_concurrency,
-            stream=settings.stream_name,
+            stage="download",
         )
         await ServiceRunner(spec, nc.jetstream()).run(stop)

@@ -23,7 +23,7 @@ from adpipe.domain.job import (
 from adpipe.events.asset import AssetStored
 from adpipe.events.catalogue import Metadata, stream_id
 from adpipe.jobs import execute, load_job
-from adpipe.worker import Delivery, Permanent, ServiceRunner, ServiceSpec, fail_job_when_exhausted
+from adpipe.worker import Delivery, Permanent, ServiceRunner, service_spec
 
 from .engine import (
     Brief,
@@ -94,11 +94,7 @@ class Planner:
     async def handle(self, delivery: Delivery) -> None:
         envelope = delivery.envelope
         job_id = envelope.entity_id
-        meta = Metadata(
-            actor=f"service:{NAME}",
-            causation_id=envelope.id,
-            correlation_id=envelope.metadata.correlation_id,
-        )
+        meta = delivery.caused_metadata(NAME)
         state = await load_job(self.core.store, job_id)
         if state.ready_to_plan:
             await self.plan(state, meta)
@@ -168,16 +164,12 @@ def planner_settings(core: Core) -> PlannerSettings:
 async def run(core: Core, nc: NATS, stop: asyncio.Event) -> None:
     settings = core.settings
     planner = Planner(core, planner_settings(core))
-    spec = ServiceSpec(
+    spec = service_spec(
+        core.store,
+        settings,
         name=NAME,
         subjects=SUBJECTS,
         handle=planner.handle,
-        on_exhausted=fail_job_when_exhausted(core.store, "planning"),
-        max_deliver=settings.max_deliver,
-        backoff=settings.retry_backoff_seconds,
-        # An LLM call with its own retries can take minutes; heartbeats keep the message ours.
-        ack_wait=settings.ack_wait_seconds,
-        concurrency=settings.service_concurrency,
-        stream=settings.stream_name,
+        stage="planning",
     )
     await ServiceRunner(spec, nc.jetstream()).run(stop)

@@ -20,7 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from adpipe.errors import AdpipeError, InvalidTransition
-from adpipe.events.catalogue import Envelope, decode_envelope
+from adpipe.events.catalogue import Envelope, Metadata, decode_envelope
 
 from .bus import ensure_stream
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from nats.aio.msg import Msg
     from nats.js import JetStreamContext
 
+    from .settings import Settings
     from .storage.eventstore import EventStore
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,14 @@ class Delivery:
     attempt: int
     msg: Msg
     ack_wait: float
+
+    def caused_metadata(self, service: str) -> Metadata:
+        """Metadata for what this delivery causes: the service acts, the event is the cause."""
+        return Metadata(
+            actor=f"service:{service}",
+            causation_id=self.envelope.id,
+            correlation_id=self.envelope.metadata.correlation_id,
+        )
 
     async def heartbeat(self) -> None:
         """Tells JetStream the work goes on, pushing the redelivery deadline back."""
@@ -102,6 +111,30 @@ class ServiceSpec:
     concurrency: int = 4
     stream: str = "ADPIPE"
     instance: str = field(default_factory=socket.gethostname)
+
+
+def service_spec(
+    store: EventStore,
+    settings: Settings,
+    *,
+    name: str,
+    subjects: list[str],
+    handle: Handler,
+    stage: str,
+    concurrency: int | None = None,
+) -> ServiceSpec:
+    """The usual spec: retries and deadlines from settings, job.failed when retries are spent."""
+    return ServiceSpec(
+        name=name,
+        subjects=subjects,
+        handle=handle,
+        on_exhausted=fail_job_when_exhausted(store, stage),
+        max_deliver=settings.max_deliver,
+        backoff=settings.retry_backoff_seconds,
+        ack_wait=settings.ack_wait_seconds,
+        concurrency=settings.service_concurrency if concurrency is None else concurrency,
+        stream=settings.stream_name,
+    )
 
 
 class ServiceRunner:

@@ -2,72 +2,34 @@
 
 from __future__ import annotations
 
-import uuid
-
-from adpipe.domain.job import CreateJob, JobState
-from adpipe.events.asset import AssetRegistered, AssetStored
+from adpipe.domain.job import JobState
+from adpipe.events.asset import AssetStored
 from adpipe.events.catalogue import Metadata, stream_id
 from adpipe.events.job import (
-    AdBasics,
     AssetDownloaded,
-    Creative,
-    Direction,
-    JobAssetRef,
-    JobContext,
 )
-from adpipe.jobs import execute, job_stream, load_job
+from adpipe.jobs import job_stream, load_job
 from adpipe.services.downloader.service import Downloader
 from adpipe.settings import Settings
 from testkit.core import eventually
+from testkit.jobs import create_job, url_asset, wait_for_status
 from testkit.stack import RunningStack, running_stack
 
 
-async def create_job(stack: RunningStack, refs: list[JobAssetRef]) -> str:
-    """What the API does: register each URL asset, then create the job."""
-    job_id = str(uuid.uuid4())
-    for ref in refs:
-        registered = AssetRegistered(
-            asset_id=ref.asset_id,
-            user_id="u1",
-            name=ref.name,
-            asset_type=ref.type,
-            source_url=ref.url,
-            job_id=job_id,
-        )
-        await stack.core.store.append(stream_id("asset", ref.asset_id), [registered], 0)
-    command = CreateJob(
-        job_id=job_id,
-        user_id="u1",
-        context=JobContext(client_id="c1"),
-        ad_basics=AdBasics(
-            product="Smart Watch",
-            target_audience="Tech enthusiasts",
-            key_message="Stay connected",
-            call_to_action="Buy Now",
-        ),
-        creative=Creative(direction=Direction(style="Modern", tone="Energetic"), assets=refs),
-    )
-    await execute(stack.core.store, job_id, command, Metadata(actor="user:u1"))
-    return job_id
-
-
-def ref(url: str, kind: str = "image") -> JobAssetRef:
-    return JobAssetRef(asset_id=str(uuid.uuid4()), type=kind, name=url.rsplit("/", 1)[-1], url=url)  # type: ignore[arg-type]
-
-
 async def settled(stack: RunningStack, job_id: str) -> JobState:
-    async def done() -> bool:
-        return (await load_job(stack.core.store, job_id)).status != "pending"
-
-    await eventually(done, within=60)
-    return await load_job(stack.core.store, job_id)
+    return await wait_for_status(
+        stack, job_id, "storyboard_review", "failed", "cancelled", within=60
+    )
 
 
 async def test_assets_from_urls_are_stored_and_the_storyboard_uses_them(
     settings: Settings, media
 ) -> None:
     async with running_stack(settings, ["downloader", "planner"]) as stack:
-        refs = [ref(f"{media.base}/product.jpg"), ref(f"{media.base}/clip.mp4", "video")]
+        refs = [
+            url_asset(f"{media.base}/product.jpg"),
+            url_asset(f"{media.base}/clip.mp4", "video"),
+        ]
         job_id = await create_job(stack, refs)
         state = await settled(stack, job_id)
         events = await stack.core.store.read_stream(job_stream(job_id))
@@ -87,8 +49,8 @@ async def test_assets_from_urls_are_stored_and_the_storyboard_uses_them(
 
 async def test_a_missing_asset_fails_the_job_naming_its_url(settings: Settings, media) -> None:
     async with running_stack(settings, ["downloader", "planner"]) as stack:
-        missing = ref(f"{media.base}/gone.jpg")
-        job_id = await create_job(stack, [ref(f"{media.base}/product.jpg"), missing])
+        missing = url_asset(f"{media.base}/gone.jpg")
+        job_id = await create_job(stack, [url_asset(f"{media.base}/product.jpg"), missing])
         state = await settled(stack, job_id)
     assert state.status == "failed"
     assert state.error is not None
@@ -100,7 +62,7 @@ async def test_html_served_as_an_image_fails_the_job_saying_what_it_is(
     settings: Settings, media
 ) -> None:
     async with running_stack(settings, ["downloader", "planner"]) as stack:
-        page = ref(f"{media.base}/page.jpg")
+        page = url_asset(f"{media.base}/page.jpg")
         state = await settled(stack, await create_job(stack, [page]))
     assert state.status == "failed" and state.error is not None
     assert "HTML" in state.error.message and page.url in state.error.message
@@ -110,7 +72,7 @@ async def test_a_second_delivery_of_job_created_downloads_and_appends_nothing(
     settings: Settings, media
 ) -> None:
     async with running_stack(settings, ["downloader"]) as stack:
-        refs = [ref(f"{media.base}/product.jpg"), ref(f"{media.base}/cta.jpg")]
+        refs = [url_asset(f"{media.base}/product.jpg"), url_asset(f"{media.base}/cta.jpg")]
         job_id = await create_job(stack, refs)
 
         async def downloaded() -> bool:

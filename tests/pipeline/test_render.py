@@ -4,91 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import uuid
 from pathlib import Path
+from typing import Literal
 
 import av
 import pytest
 
-from adpipe.domain.job import Approve, Cancel, CreateJob, JobState
-from adpipe.events.asset import AssetRegistered
-from adpipe.events.catalogue import Metadata, stream_id
+from adpipe.domain.job import Approve, Cancel
 from adpipe.events.job import (
-    AdBasics,
-    Creative,
-    Direction,
-    JobAssetRef,
     JobCancelled,
-    JobContext,
     RenderCompleted,
     RenderProgress,
     RenderStarted,
 )
-from adpipe.jobs import execute, job_stream, load_job
+from adpipe.jobs import execute, job_stream
 from adpipe.settings import Settings
 from testkit.core import eventually, spawn
+from testkit.jobs import create_job, url_asset, wait_for_status
 from testkit.stack import RunningStack, running_stack
 
 
 async def job_in_review(
-    stack: RunningStack, media, *, duration: float, resolution: str = "720p"
+    stack: RunningStack, media, *, duration: float, resolution: Literal["720p", "1080p"] = "720p"
 ) -> str:
-    job_id = str(uuid.uuid4())
-    refs = [
-        JobAssetRef(
-            asset_id=str(uuid.uuid4()),
-            type="image",
-            name="product",
-            url=f"{media.base}/product.jpg",
-        ),
-        JobAssetRef(
-            asset_id=str(uuid.uuid4()), type="video", name="clip", url=f"{media.base}/clip.mp4"
-        ),
-    ]
-    for ref in refs:
-        registered = AssetRegistered(
-            asset_id=ref.asset_id,
-            user_id="u1",
-            name=ref.name,
-            asset_type=ref.type,
-            source_url=ref.url,
-            job_id=job_id,
-        )
-        await stack.core.store.append(stream_id("asset", ref.asset_id), [registered], 0)
-    command = CreateJob(
-        job_id=job_id,
-        user_id="u1",
-        context=JobContext(client_id="c1"),
-        ad_basics=AdBasics(
-            product="Smart Watch",
-            target_audience="Tech enthusiasts",
-            key_message="Stay connected",
-            call_to_action="Buy Now",
-        ),
-        creative=Creative(
-            direction=Direction(style="Modern"),
-            assets=refs,
-            duration_seconds=duration,
-            resolution=resolution,
-        ),  # type: ignore[arg-type]
-    )
-    await execute(stack.core.store, job_id, command, Metadata(actor="user:u1"))
-
-    async def in_review() -> bool:
-        return (await load_job(stack.core.store, job_id)).status == "storyboard_review"
-
-    await eventually(in_review, within=60)
+    refs = [url_asset(f"{media.base}/product.jpg"), url_asset(f"{media.base}/clip.mp4", "video")]
+    job_id = await create_job(stack, refs, duration=duration, resolution=resolution)
+    await wait_for_status(stack, job_id, "storyboard_review", within=60)
     return job_id
-
-
-async def wait_status(
-    stack: RunningStack, job_id: str, *statuses: str, within: float = 120
-) -> JobState:
-    async def reached() -> bool:
-        return (await load_job(stack.core.store, job_id)).status in statuses
-
-    await eventually(reached, within=within)
-    return await load_job(stack.core.store, job_id)
 
 
 async def count_videos(stack: RunningStack) -> int:
@@ -106,7 +48,7 @@ async def test_an_approved_job_renders_to_a_playable_mp4_with_rising_progress(
     async with running_stack(settings, ["downloader", "planner", "renderer"]) as stack:
         job_id = await job_in_review(stack, media, duration=8)
         await execute(stack.core.store, job_id, Approve())
-        state = await wait_status(stack, job_id, "completed", "failed")
+        state = await wait_for_status(stack, job_id, "completed", "failed")
         assert state.status == "completed", state.error
         assert state.video is not None
         out = tmp_path / "ad.mp4"
@@ -130,7 +72,7 @@ async def test_cancelling_during_a_render_stops_it_and_stores_no_video(
     async with running_stack(settings, ["downloader", "planner", "renderer"]) as stack:
         job_id = await job_in_review(stack, media, duration=60, resolution="1080p")
         await execute(stack.core.store, job_id, Approve())
-        await wait_status(stack, job_id, "rendering")
+        await wait_for_status(stack, job_id, "rendering")
         await asyncio.sleep(1.0)
         await execute(stack.core.store, job_id, Cancel(reason="changed my mind"))
         await asyncio.sleep(3.0)  # long past the renderer's cancel poll
@@ -161,7 +103,7 @@ async def test_a_renderer_killed_mid_render_is_replaced_and_one_video_is_stored(
             first.send_signal(signal.SIGKILL)
             first.wait(10)
             second = spawn(["-m", "adpipe.cli", "service", "renderer"], env, tmp_path / "r2.log")
-            state = await wait_status(stack, job_id, "completed", "failed", within=180)
+            state = await wait_for_status(stack, job_id, "completed", "failed", within=180)
         finally:
             for proc in (first, second):
                 if proc is not None and proc.poll() is None:

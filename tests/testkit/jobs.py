@@ -1,0 +1,69 @@
+"""Jobs made the way the API makes them (URL assets registered, then `job.created`), for tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from adpipe.domain.job import CreateJob, JobState
+from adpipe.events.asset import AssetRegistered
+from adpipe.events.catalogue import Metadata, stream_id
+from adpipe.events.job import AdBasics, Creative, Direction, JobAssetRef, JobContext
+from adpipe.jobs import execute, load_job
+from testkit.core import eventually
+from testkit.stack import RunningStack
+
+AssetKind = Literal["image", "video", "audio"]
+
+
+def url_asset(url: str, kind: AssetKind = "image") -> JobAssetRef:
+    return JobAssetRef(asset_id=str(uuid.uuid4()), type=kind, name=url.rsplit("/", 1)[-1], url=url)
+
+
+async def create_job(
+    stack: RunningStack,
+    refs: list[JobAssetRef],
+    *,
+    duration: float = 30.0,
+    resolution: Literal["720p", "1080p"] = "1080p",
+) -> str:
+    job_id = str(uuid.uuid4())
+    for ref in refs:
+        registered = AssetRegistered(
+            asset_id=ref.asset_id,
+            user_id="u1",
+            name=ref.name,
+            asset_type=ref.type,
+            source_url=ref.url,
+            job_id=job_id,
+        )
+        await stack.core.store.append(stream_id("asset", ref.asset_id), [registered], 0)
+    command = CreateJob(
+        job_id=job_id,
+        user_id="u1",
+        context=JobContext(client_id="c1"),
+        ad_basics=AdBasics(
+            product="Smart Watch",
+            target_audience="Tech enthusiasts",
+            key_message="Stay connected",
+            call_to_action="Buy Now",
+        ),
+        creative=Creative(
+            direction=Direction(style="Modern", tone="Energetic"),
+            assets=refs,
+            duration_seconds=duration,
+            resolution=resolution,
+        ),
+    )
+    await execute(stack.core.store, job_id, command, Metadata(actor="user:u1"))
+    return job_id
+
+
+async def wait_for_status(
+    stack: RunningStack, job_id: str, *statuses: str, within: float = 120
+) -> JobState:
+    async def reached() -> bool:
+        return (await load_job(stack.core.store, job_id)).status in statuses
+
+    await eventually(reached, within=within)
+    return await load_job(stack.core.store, job_id)
