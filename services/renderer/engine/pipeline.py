@@ -1,0 +1,209 @@
+"""`render`: storyboard + local asset files -> MP4, streaming, cancellable, with progress.
+
+Two threads share the work: a producer composites frame n+1.. while this thread encodes frame n.
+numpy, swscale and x264 release the GIL, so on two cores the compositing mostly hides in the
+time x264 spends waiting on its own frame threads. A short queue between them bounds memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import queue
+import threading
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import av
+
+from .assets import preflight, visual_assets
+from .audio import Soundtrack
+from .compose import Composer
+from .encode import AUDIO_SAMPLE_RATE, add_audio_stream, add_video_stream, open_output
+from .spec import RenderCancelled, RenderFailed, RenderResult, frame_size
+from .timeline import plan_timeline
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from .spec import RenderAsset, RenderSpec
+
+# Frames composited ahead of the encoder: enough to ride out a scene change (a still being
+# scaled, a clip being opened), few enough to stay ~40 MB at 1080p.
+QUEUE_FRAMES = 12
+POLL_SECONDS = 0.1  # how often a blocked wait re-checks for cancellation
+MAX_FPS = 60
+MAX_SECONDS = 30 * 60  # ads are short; this bounds a render's time and disk whatever comes in
+
+
+def render(
+    spec: RenderSpec,
+    assets: Mapping[str, RenderAsset],
+    out_path: str | Path,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+    is_cancelled: Callable[[], bool] | None = None,
+) -> RenderResult:
+    """Render `spec` to `out_path`; raises `RenderFailed` or `RenderCancelled`, leaving no file.
+
+    `on_progress(done, total)` is called after every frame (the caller throttles) and last with
+    `(total, total)` once the file is complete. `is_cancelled()` is polled at least every
+    `POLL_SECONDS` and must be cheap.
+    """
+    cancelled = is_cancelled or (lambda: False)
+    _validate(spec)
+    width, height = frame_size(spec.aspect_ratio, spec.resolution)
+    preflight(spec, assets)
+    timeline = plan_timeline(spec.scenes, visual_assets(spec, assets).keys(), spec.fps)
+    total = timeline.total_frames
+    music = assets[spec.audio_asset_id] if spec.audio_asset_id is not None else None
+
+    out = Path(out_path)
+    # Written under a temporary name and renamed when complete: a crash or cancel never leaves
+    # a truncated MP4 where a finished one is expected.
+    partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
+    producer = _Producer(Composer(spec, assets, timeline, (width, height)), total)
+    soundtrack = Soundtrack(music, total / spec.fps)
+    output: _Output | None = None
+    try:
+        output = _Output(partial, width, height, spec.fps)
+        producer.start()
+        for index in range(total):
+            if cancelled():
+                raise RenderCancelled()
+            output.video(producer.next(cancelled))
+            output.audio(soundtrack.frames_until((index + 1) * AUDIO_SAMPLE_RATE // spec.fps))
+            if on_progress is not None and index + 1 < total:
+                on_progress(index + 1, total)
+        output.audio(soundtrack.frames_until(soundtrack.total_samples))
+        output.finish()
+        os.replace(partial, out)
+    except BaseException:
+        producer.stop()
+        if output is not None:
+            output.abort()
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        producer.stop()
+        soundtrack.close()
+    if on_progress is not None:
+        on_progress(total, total)
+    return RenderResult(
+        duration_seconds=total / spec.fps,
+        width=width,
+        height=height,
+        frames=total,
+        size_bytes=out.stat().st_size,
+    )
+
+
+def _validate(spec: RenderSpec) -> None:
+    if not spec.scenes:
+        raise RenderFailed("the storyboard has no scenes")
+    if not 1 <= spec.fps <= MAX_FPS:
+        raise RenderFailed(f"fps must be between 1 and {MAX_FPS}, not {spec.fps}")
+    for scene in spec.scenes:
+        if not (math.isfinite(scene.duration) and scene.duration > 0):
+            raise RenderFailed(f"scene {scene.scene_number} has duration {scene.duration}")
+    total = sum(s.duration for s in spec.scenes)
+    if round(total * spec.fps) < 1:
+        raise RenderFailed("the storyboard is shorter than one frame")
+    if total > MAX_SECONDS:
+        raise RenderFailed(f"the storyboard lasts {total:.0f} s, more than {MAX_SECONDS} s")
+
+
+class _Output:
+    """The MP4 being written; write errors (disk full, say) become `RenderFailed`."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: int) -> None:
+        with _writing():
+            self._container = open_output(path)
+            self._video = add_video_stream(self._container, width, height, fps)
+            self._audio = add_audio_stream(self._container)
+
+    def video(self, frame: av.VideoFrame | None) -> None:
+        with _writing():
+            for packet in self._video.encode(frame):
+                self._container.mux(packet)
+
+    def audio(self, frames: Iterable[av.AudioFrame | None]) -> None:
+        with _writing():
+            for frame in frames:
+                for packet in self._audio.encode(frame):
+                    self._container.mux(packet)
+
+    def finish(self) -> None:
+        self.video(None)
+        self.audio([None])
+        with _writing():
+            self._container.close()
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._container.close()
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    try:
+        yield
+    except (av.FFmpegError, OSError) as error:
+        raise RenderFailed(f"writing the video failed: {error}") from error
+
+
+class _Producer:
+    """Composites frames on a worker thread into a bounded queue; errors surface in `next`."""
+
+    def __init__(self, composer: Composer, total: int) -> None:
+        self._composer = composer
+        self._total = total
+        self._queue: queue.Queue[av.VideoFrame | BaseException] = queue.Queue(QUEUE_FRAMES)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="render-compositor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def next(self, cancelled: Callable[[], bool]) -> av.VideoFrame:
+        while True:
+            try:
+                item = self._queue.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if cancelled():
+                    raise RenderCancelled() from None
+                if not self._thread.is_alive() and self._queue.empty():
+                    raise RenderFailed("the compositor stopped without a reason") from None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            return item
+
+    def stop(self) -> None:
+        self._stopping.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+            self._thread.join(timeout=POLL_SECONDS)
+
+    def _run(self) -> None:
+        try:
+            for index in range(self._total):
+                if self._stopping.is_set():
+                    return
+                self._put(self._composer.frame(index))
+        except BaseException as error:  # handed to the encoding thread, which raises it
+            self._put(error)
+        finally:
+            self._composer.close()
+
+    def _put(self, item: av.VideoFrame | BaseException) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._queue.put(item, timeout=POLL_SECONDS)
+                return
+            except queue.Full:
+                continue

@@ -1,0 +1,74 @@
+"""What the engine is asked to render and what it reports back: specs, results, errors, sizes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from adpipe.errors import AdpipeError
+from adpipe.events.scene import Scene
+
+AspectRatio = Literal["16:9", "9:16", "1:1"]
+Resolution = Literal["720p", "1080p"]
+AssetType = Literal["image", "video", "audio"]
+
+_SHORT_SIDE: dict[str, int] = {"720p": 720, "1080p": 1080}
+
+
+class RenderAsset(msgspec.Struct, frozen=True, kw_only=True):
+    """One asset the storyboard may reference, already downloaded to a local file."""
+
+    id: str
+    type: AssetType
+    path: str
+
+
+class RenderSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """The approved storyboard plus the job's presentation settings."""
+
+    scenes: list[Scene]
+    aspect_ratio: AspectRatio = "16:9"
+    resolution: Resolution = "1080p"
+    fps: int = 30
+    call_to_action: str = ""
+    style: str = ""
+    product: str = ""
+    audio_asset_id: str | None = None
+
+
+class RenderResult(msgspec.Struct, frozen=True, kw_only=True):
+    duration_seconds: float
+    width: int
+    height: int
+    frames: int
+    size_bytes: int
+
+
+class RenderFailed(AdpipeError):
+    """The render cannot complete: an unreadable or corrupt asset, a bad spec, a write error."""
+
+    title = "Render failed"
+
+
+class RenderCancelled(AdpipeError):
+    """The caller's `is_cancelled` answered True; the partial output has been removed."""
+
+    title = "Render cancelled"
+
+    def __init__(self, detail: str = "render cancelled") -> None:
+        super().__init__(detail)
+
+
+def frame_size(aspect_ratio: AspectRatio, resolution: Resolution) -> tuple[int, int]:
+    """Width and height in pixels: the resolution names the short side (720p 9:16 is 720x1280)."""
+    short = _SHORT_SIDE[resolution]
+    long = short * 16 // 9
+    match aspect_ratio:
+        case "16:9":
+            return long, short
+        case "9:16":
+            return short, long
+        case "1:1":
+            return short, short
+    raise RenderFailed(f"unsupported aspect ratio {aspect_ratio!r}")

@@ -1,0 +1,198 @@
+"""The renderer service: consume `job.approved`, render the storyboard to an MP4, store it, and
+append `job.render_completed` — reporting `job.render_progress` on the way and stopping within a
+second or two when the job is cancelled.
+
+The engine (`engine/`) knows nothing of NATS or Postgres; this module feeds it local copies of the
+job's assets, runs it in a worker thread, and turns its progress callback into throttled events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from adpipe.domain.job import CompleteRender, JobState, ReportProgress, StartRender, Video
+from adpipe.errors import InvalidTransition
+from adpipe.events.asset import AssetStored
+from adpipe.events.catalogue import Metadata, stream_id
+from adpipe.events.job import JobCancelled
+from adpipe.jobs import execute, job_stream, load_job
+from adpipe.pricing import render_cost
+from adpipe.worker import Delivery, Permanent, ServiceRunner, service_spec
+
+from .engine import RenderAsset, RenderCancelled, RenderFailed, RenderSpec, render
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
+
+    from adpipe.context import Core
+
+log = logging.getLogger(__name__)
+NAME = "renderer"
+# Progress events: at most one per PROGRESS_SECONDS unless it moved PROGRESS_STEP percent.
+PROGRESS_SECONDS = 2.0
+PROGRESS_STEP = 5
+# How often the job's stream is checked for a cancellation while rendering.
+CANCEL_POLL_SECONDS = 0.5
+
+
+class Progress:
+    """Frames done, written by the render thread and read by the event loop (ints are atomic)."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total = 0
+        self.cancelled = False
+
+    def update(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+
+class Renderer:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.worker = f"{socket.gethostname()}:{NAME}"
+
+    async def handle(self, delivery: Delivery) -> None:
+        envelope = delivery.envelope
+        job_id = envelope.entity_id
+        meta = delivery.caused_metadata(NAME)
+        state = await load_job(self.core.store, job_id)
+        if state.status not in ("in_progress", "rendering"):
+            return  # rendered already, cancelled or failed: nothing to do
+        # A redelivery after a crash starts again from the beginning (attempt + 1).
+        state, _ = await execute(self.core.store, job_id, StartRender(worker=self.worker), meta)
+        with tempfile.TemporaryDirectory(prefix="adpipe-render-") as folder:
+            await self.render_job(state, Path(folder), meta)
+
+    async def fetch_assets(self, state: JobState, folder: Path) -> dict[str, RenderAsset]:
+        assert state.creative is not None
+        assets: dict[str, RenderAsset] = {}
+        for ref in state.creative.assets:
+            blob_id = state.blobs.get(ref.asset_id)
+            if blob_id is None:  # given by id at creation: its blob is on the asset's stream
+                for env in await self.core.store.read_stream(stream_id("asset", ref.asset_id)):
+                    if isinstance(env.data, AssetStored):
+                        blob_id = env.data.blob_id
+            if blob_id is None:
+                raise Permanent(f"asset {ref.asset_id} has no stored content", code="asset_missing")
+            path = folder / ref.asset_id
+            await self.core.blobs.to_file(blob_id, path)
+            assets[ref.asset_id] = RenderAsset(id=ref.asset_id, type=ref.type, path=str(path))
+        return assets
+
+    async def render_job(self, state: JobState, folder: Path, meta: Metadata) -> None:
+        assert state.creative is not None and state.ad_basics is not None
+        creative = state.creative
+        assets = await self.fetch_assets(state, folder)
+        audio = next((a.asset_id for a in creative.assets if a.type == "audio"), None)
+        spec = RenderSpec(
+            scenes=list(state.scenes),
+            aspect_ratio=creative.aspect_ratio,
+            resolution=creative.resolution,
+            call_to_action=state.ad_basics.call_to_action,
+            style=creative.direction.style,
+            product=state.ad_basics.product,
+            audio_asset_id=audio,
+        )
+        out = folder / "video.mp4"
+        progress = Progress()
+        started = time.monotonic()
+        work = asyncio.create_task(
+            asyncio.to_thread(
+                render,
+                spec,
+                assets,
+                out,
+                on_progress=progress.update,
+                is_cancelled=lambda: progress.cancelled,
+            )
+        )
+        watcher = asyncio.create_task(self.watch(state, progress, work, started, meta))
+        try:
+            result = await work
+        except RenderCancelled:
+            log.info("render of job %s stopped: the job was cancelled", state.job_id)
+            return
+        except RenderFailed as exc:
+            raise Permanent(f"rendering failed: {exc.detail}", code="render_failed") from exc
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        if await self.cancelled(state):
+            return  # cancelled in the last instant: store nothing
+        blob = await self.core.blobs.put_file(out, "video/mp4")
+        video = Video(
+            blob_id=blob.id,
+            duration_seconds=result.duration_seconds,
+            size_bytes=blob.size_bytes,
+            width=result.width,
+            height=result.height,
+            render_seconds=round(time.monotonic() - started, 3),
+        )
+        cost = render_cost(creative.resolution, result.duration_seconds, self.core.settings.prices)
+        with contextlib.suppress(InvalidTransition):  # cancelled meanwhile: the job says so
+            await execute(
+                self.core.store, state.job_id, CompleteRender(video=video, cost=cost), meta
+            )
+
+    async def cancelled(self, state: JobState) -> bool:
+        events = await self.core.store.read_stream(job_stream(state.job_id), state.version)
+        return any(isinstance(e.data, JobCancelled) for e in events)
+
+    async def watch(
+        self,
+        state: JobState,
+        progress: Progress,
+        work: asyncio.Future[Any],
+        started: float,
+        meta: Metadata,
+    ) -> None:
+        """Checks for cancellation and reports throttled progress until the render ends."""
+        last_percent, last_time = -1, 0.0
+        while not work.done():
+            await asyncio.sleep(CANCEL_POLL_SECONDS)
+            if await self.cancelled(state):
+                progress.cancelled = True
+                return
+            if not progress.total:
+                continue
+            percent = int(100 * progress.done / progress.total)
+            now = time.monotonic()
+            if percent > last_percent and (
+                percent - last_percent >= PROGRESS_STEP or now - last_time >= PROGRESS_SECONDS
+            ):
+                elapsed = now - started
+                rate = progress.done / elapsed if elapsed > 0 else 0
+                eta = (progress.total - progress.done) / rate if rate else None
+                command = ReportProgress(
+                    percent=percent,
+                    eta_seconds=round(eta, 1) if eta is not None else None,
+                    frames_done=progress.done,
+                    frames_total=progress.total,
+                )
+                with contextlib.suppress(InvalidTransition):
+                    await execute(self.core.store, state.job_id, command, meta)
+                last_percent, last_time = percent, now
+
+
+async def run(core: Core, nc: NATS, stop: asyncio.Event) -> None:
+    settings = core.settings
+    spec = service_spec(
+        core.store,
+        settings,
+        name=NAME,
+        subjects=["adpipe.job.approved"],
+        handle=Renderer(core).handle,
+        stage="rendering",
+        # Rendering uses every core: one render per process, more processes for more throughput.
+        concurrency=1,
+    )
+    await ServiceRunner(spec, nc.jetstream()).run(stop)
