@@ -27,6 +27,12 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# mypy cannot follow the package-dir mapping of an editable install: type-check a symlink tree
+	# laid out like the wheel (adpipe/{events,projections,services} inside adpipe/).
+	rm -rf build/typecheck && mkdir -p build/typecheck
+	cp -rs $(CURDIR)/src/adpipe build/typecheck/adpipe
+	ln -s $(CURDIR)/events $(CURDIR)/projections $(CURDIR)/services build/typecheck/adpipe/
+	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p adpipe
 
 schema: install
 	$(BIN)/adpipe events schema

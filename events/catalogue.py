@@ -98,7 +98,7 @@ class Metadata(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_d
 class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     """An event about to be appended; a caller that retries reuses `id` to stay idempotent."""
 
-    event: AnyEvent
+    event: Event
     id: str = msgspec.field(default_factory=lambda: str(uuid.uuid4()))
 
 

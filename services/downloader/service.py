@@ -29,7 +29,14 @@ from adpipe.worker import (
     service_spec,
 )
 
-from .engine import DownloadError, DownloadLimits, UrlGuard, download_asset, make_session
+from .engine import (
+    AssetType,
+    DownloadError,
+    DownloadLimits,
+    UrlGuard,
+    download_asset,
+    make_session,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -133,7 +140,7 @@ class Downloader:
             raise Permanent(exc.detail, code=f"asset_{exc.code}") from exc
 
     async def fetch_and_store(
-        self, asset_id: str, url: str, asset_type: str, meta: Metadata
+        self, asset_id: str, url: str, asset_type: AssetType, meta: Metadata
     ) -> AssetStored:
         """The asset's stored event: fetched now, or found already stored by an earlier try."""
         stream = stream_id("asset", asset_id)

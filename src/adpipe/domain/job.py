@@ -312,10 +312,10 @@ def decide(state: JobState, command: Command) -> list[Event]:
             _require(state, "storyboard_review", action="record a failed regeneration")
             if state.pending is None:
                 return []
-            scene = state.pending.removeprefix("scene:")
+            number = state.pending.removeprefix("scene:")
             return [
                 RegenerationFailed(
-                    scene_number=int(scene) if scene != state.pending else None,
+                    scene_number=int(number) if number != state.pending else None,
                     code=command.code,
                     message=command.message,
                 )
