@@ -1,10 +1,5 @@
-"""The Smart Watch timeline built with MoviePy 2's ordinary API, for `bench/render.py`.
-
-It follows our engine's plan (same scene times, montage cuts, fades, crossfade, Ken Burns zoom,
-captions and call to action) the way a MoviePy user would write it: clips, effects, composites.
-Stills are scaled to the frame once up front, as a careful MoviePy user would, so the per-frame
-zoom does not resample the full-size photo.
-"""
+"""The Smart Watch timeline in MoviePy 2's ordinary API (clips, effects, composites), following our
+engine's plan: same scene times, cuts, fades, crossfade, Ken Burns zoom, captions and CTA."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Test media and storyboards for `bench/render.py`, built with Pillow and PyAV into a folder.
-
-The media look like what an ad is made of: a detailed product photo (noise and sharp edges, so
-x264 has real work), a call-to-action card, and a 1080p lifestyle clip with camera motion.
-"""
+"""Media and storyboards for `bench/render.py`, built with Pillow and PyAV: a detailed product
+photo, a call-to-action card and a 1080p lifestyle clip with camera motion."""
 
 from __future__ import annotations
 

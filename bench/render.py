@@ -30,7 +30,13 @@ from _render_fixtures import build_assets, storyboard
 
 from adpipe.services.renderer.engine import frame_size, render
 from adpipe.services.renderer.engine.compose import Composer
-from adpipe.services.renderer.engine.encode import add_video_stream, open_output
+from adpipe.services.renderer.engine.encode import (
+    ENCODER_THREADS,
+    VIDEO_CRF,
+    VIDEO_PRESET,
+    add_video_stream,
+    open_output,
+)
 from adpipe.services.renderer.engine.timeline import plan_timeline
 
 
@@ -194,7 +200,10 @@ def _print_table(
         f"{'':6} {'frames':>6} {'ours s':>7} {'x rt':>5} {'ours fps':>8} {'floor s':>7} "
         f"{'ours/floor':>10} {'moviepy s':>9} {'mp/ours':>7} {'RSS MB':>7} {'cpu s':>6}"
     )
-    print("\nSmart Watch storyboard, 30 s, 4 scenes (x264 veryfast, CRF 20, 2 threads)")
+    print(
+        f"\nSmart Watch storyboard, 30 s, 4 scenes (x264 {VIDEO_PRESET}, CRF {VIDEO_CRF}, "
+        f"{ENCODER_THREADS} threads)"
+    )
     print(header)
     print("-" * len(header))
     for resolution, ours, floor, movie in rows:

@@ -1,8 +1,5 @@
-"""Open and check the storyboard's asset files, turning every decoder error into `RenderFailed`.
-
-`preflight` reads each referenced file once before anything is encoded, so a corrupt upload fails
-the job in a moment with a clear detail instead of minutes into the render.
-"""
+"""Open and check the storyboard's asset files; every decoder error becomes a `RenderFailed`.
+`preflight` reads each file before anything is encoded, so a corrupt upload fails in a moment."""
 
 from __future__ import annotations
 

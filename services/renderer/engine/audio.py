@@ -1,9 +1,5 @@
-"""The soundtrack: the job's music trimmed to the ad and faded out, or silence.
-
-Music is decoded and resampled as the video advances, so a long track never sits in memory. A
-track shorter than the ad ends where it ends and silence fills the rest (looping music audibly
-restarts, which is worse than quiet).
-"""
+"""The soundtrack: the job's music, decoded as the video advances, trimmed and faded out; or
+silence. A track shorter than the ad is followed by silence (a loop audibly restarts)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """Turn the timeline into frames: each scene draws its pictures and text, transitions combine two.
-
-A `SceneLayer` exists only while its scene is on screen; its sources, text overlays and pre-scaled
-stills are built when it appears and dropped when it leaves, which keeps memory flat however long
-the ad is.
-"""
+A scene's sources, overlays and stills live only while it is on screen: memory stays flat."""
 
 from __future__ import annotations
 

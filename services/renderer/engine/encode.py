@@ -1,8 +1,5 @@
-"""The output file: H.264 + AAC in MP4 with `faststart`, and the encoder settings we chose.
-
-`add_video_stream` is also what `bench/render.py` uses for its encode floor, so the floor and the
-renderer always run the very same x264 configuration.
-"""
+"""The output file: H.264 + AAC in MP4 with `faststart`, and the x264 settings we chose.
+`bench/render.py` builds its encode floor with `add_video_stream` too, so both run the same x264."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """Ken Burns paths: which window of a pre-scaled still each frame shows. Pure geometry.
-
-The still is scaled once to cover the frame with `ZOOM_HEADROOM` to spare; every window lies
-inside it, so an edge never shows, and windows are never smaller than the frame, so the scaler
-only ever shrinks (sharp) and never enlarges (soft).
-"""
+Windows stay inside the still (no edge shows) and never get smaller than the frame (never soft)."""
 
 from __future__ import annotations
 

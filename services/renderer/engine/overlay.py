@@ -1,8 +1,5 @@
-"""Pre-rendered RGBA graphics (captions, call to action) laid over yuv420p frames.
-
-An overlay is converted once, when its scene starts, into premultiplied Y/U/V and an inverse alpha
-in 1/256 steps; drawing it on a frame is then `out = P + (out * inv >> 8)` over its own box only.
-"""
+"""Pre-rendered RGBA graphics (captions, call to action) laid over yuv420p frames: converted
+once to premultiplied Y/U/V, then drawn per frame as `out = P + (out * inv >> 8)` over their box."""
 
 from __future__ import annotations
 

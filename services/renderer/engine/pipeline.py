@@ -1,9 +1,6 @@
 """`render`: storyboard + local asset files -> MP4, streaming, cancellable, with progress.
-
-Two threads share the work: a producer composites frame n+1.. while this thread encodes frame n.
-numpy, swscale and x264 release the GIL, so on two cores the compositing mostly hides in the
-time x264 spends waiting on its own frame threads. A short queue between them bounds memory.
-"""
+A producer thread composites ahead while this one encodes; numpy, swscale and x264 release the GIL,
+and a short queue between the two bounds memory."""
 
 from __future__ import annotations
 

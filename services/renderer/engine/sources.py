@@ -1,9 +1,5 @@
-"""Picture sources: each yields the next frame-sized yuv420p picture of one asset, on demand.
-
-Sources are pulled one frame at a time and only while on screen, so a clip in a montage resumes
-where it left off. A `Picture` either hands its frame over (the caller may draw on it and encode
-it, saving a full-frame copy) or only lends its planes (the caller must copy them).
-"""
+"""Picture sources: each yields the next frame-sized yuv420p picture of one asset, on demand,
+and only while on screen, so a clip in a montage resumes where it left off."""
 
 from __future__ import annotations
 
@@ -35,8 +31,11 @@ _THREADED_DECODE_PIXELS = 1920 * 1088
 
 
 class Picture(NamedTuple):
+    """A source's frame. With `frame` set it is handed over: the caller may draw on it and encode
+    it, saving a full-frame copy. Without, the planes are only lent: copy them, do not write."""
+
     planes: Planes
-    frame: av.VideoFrame | None  # set when ownership passes to the caller
+    frame: av.VideoFrame | None
 
 
 class Source(Protocol):
@@ -180,6 +179,9 @@ class VideoSource:
     def _convert(self, frame: av.VideoFrame) -> Picture:
         """Scale (and crop) to the frame; `Picture.frame` is set if the result is a new frame."""
         width, height = self._frame
+        turns = round(frame.rotation / 90) % 4 if frame.rotation else 0
+        if turns:
+            frame = _upright(frame, turns)
         source = frame
         crop = _cover_crop(frame.width, frame.height, width, height)
         if crop is not None and frame.format.name in ("yuv420p", "yuvj420p"):
@@ -217,6 +219,21 @@ class VideoSource:
             v_plane[top // 2 : (top + height) // 2, left // 2 : (left + width) // 2],
         )
         return Picture(planes, None)
+
+
+def _upright(frame: av.VideoFrame, turns: int) -> av.VideoFrame:
+    """Apply a phone clip's display rotation (quarter turns counter-clockwise) to the pixels;
+    the decoder leaves that to the player, and we are the player here."""
+    if frame.format.name not in ("yuv420p", "yuvj420p"):
+        frame = frame.reformat(format="yuv420p")
+    rotated = [np.rot90(plane, turns) for plane in frame_planes(frame)]
+    height, width = rotated[0].shape
+    upright = av.VideoFrame(width - width % 2, height - height % 2, frame.format.name)
+    upright.colorspace = frame.colorspace
+    upright.color_range = frame.color_range
+    for dst, src in zip(frame_planes(upright), rotated, strict=True):
+        np.copyto(dst, src[: dst.shape[0], : dst.shape[1]])
+    return upright
 
 
 def _cover_crop(sw: int, sh: int, width: int, height: int) -> tuple[int, int, int, int] | None:

@@ -1,8 +1,5 @@
 """Colours from the creative direction's free-text style, and the designed background they paint.
-
-Known words pick a hand-made palette; any other style still gets a stable palette of its own,
-derived from a hash of the text, so the same job always renders the same colours.
-"""
+Unknown styles get a stable palette hashed from the text: the same job always looks the same."""
 
 from __future__ import annotations
 

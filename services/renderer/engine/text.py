@@ -1,8 +1,5 @@
-"""Captions, the call to action and title cards, drawn once per scene with Pillow's built-in font.
-
-Sizes scale with the frame's short side; text stays inside a title-safe area and keeps a dark box
-or an outline behind it so it reads on any picture. Too much text shrinks, then is cut with "...".
-"""
+"""Captions, the call to action and title cards, drawn once per scene with Pillow's built-in font,
+sized from the frame's short side, in the title-safe area, on a box or outline to stay legible."""
 
 from __future__ import annotations
 

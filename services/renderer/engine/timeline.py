@@ -1,8 +1,5 @@
 """Lay the storyboard out on the frame grid: where each scene starts, overlaps, fades and cuts.
-
-Pure arithmetic, no IO. Transitions live inside the scenes' own time: a crossfade is centred on the
-boundary (half taken from each side), so the total is always the sum of the durations.
-"""
+Pure arithmetic. Transitions live inside the scenes' time, so the total is the sum of durations."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Map a scene's free-text transition ("Fade in", "Fast cuts", "wipe left") onto what we can draw.
-
-A scene's transition says how the scene is *entered*, except "fade out", which fades the scene's own
-end to black. Anything we do not recognise is a plain cut, so a creative label never fails a render.
-"""
+"""Map a scene's free-text transition ("Fade in", "Fast cuts", "wipe left") onto what we draw.
+Unknown labels are a plain cut (`FALLBACK_ENTRY`): a creative label never fails a render."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Frames as three yuv420p planes in numpy, and the few integer operations we draw with.
-
-Everything after decode stays in the encoder's own format (BT.709, limited range, 4:2:0), so no
-frame is ever converted RGB -> YUV and half as many bytes are touched as in RGB. All per-frame math
-is uint8/uint16 fixed point with 256 as 1.0; nothing per frame is float.
-"""
+"""Frames as three yuv420p planes in numpy (BT.709, limited range: the encoder's own format, so no
+frame is converted from RGB) and the few uint8/uint16 fixed-point operations we draw with."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Fixtures for the render engine tests: tiny, strongly coloured assets built once per session.
-
-Solid colours make "this frame shows that asset" a check on the mean colour, and everything is
-small enough that a whole render takes about a second.
-"""
+"""Fixtures for the render engine tests: tiny, strongly coloured assets built once per session,
+so "this frame shows that asset" is a check on the mean colour and a render takes a second."""
 
 from __future__ import annotations
 
@@ -46,17 +43,24 @@ def write_clip(
     seconds_each: float,
     size: tuple[int, int] = (320, 180),
     fps: int = 25,
+    right: tuple[int, int, int] | None = None,
+    rotation: int = 0,
 ) -> Path:
-    """A clip showing each colour in turn for `seconds_each`."""
+    """A clip showing each colour in turn for `seconds_each`; with `right`, the right half is
+    that colour instead; `rotation` is stored as display rotation (counter-clockwise)."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         stream.options = {"preset": "ultrafast"}
+        if rotation:
+            stream.set_display_rotation(rotation)
         index = 0
         for colour in colours:
             picture = np.empty((size[1], size[0], 3), np.uint8)
             picture[...] = colour
+            if right is not None:
+                picture[:, size[0] // 2 :] = right
             for _ in range(round(seconds_each * fps)):
                 frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
                 frame.pts = index
@@ -98,6 +102,12 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RenderAsset]:
         "green": ("video", write_clip(folder / "green.mp4", [GREEN], 1.0)),
         # 0.4 s red then 0.4 s blue: shows where a looping clip is in its cycle
         "flash": ("video", write_clip(folder / "flash.mp4", [RED, BLUE], 0.4)),
+        # stored landscape, left red and right blue, shown turned a quarter counter-clockwise:
+        # upright it is portrait with blue on top
+        "turned": (
+            "video",
+            write_clip(folder / "turned.mp4", [RED], 0.5, right=BLUE, rotation=90),
+        ),
         "tone": ("audio", write_tone(folder / "tone.wav", 4.0)),
     }
     return {

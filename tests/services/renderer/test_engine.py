@@ -226,6 +226,18 @@ def test_a_clip_shorter_than_its_scene_loops(
     assert_colour(frames[40], colours.blue)
 
 
+def test_a_phone_clip_is_shown_upright(
+    tmp_path: Path, assets: dict[str, RenderAsset], scene: MakeScene, colours: Colours
+) -> None:
+    out = tmp_path / "ad.mp4"
+    render(spec([scene(0.5, ["turned"])], aspect_ratio="9:16"), assets, out)
+
+    frame = frames_at(out, [5])[5]
+    h = frame.shape[0]
+    assert_colour(frame, colours.blue)
+    assert_colour(frame[h // 2 + h // 8 :], colours.red)
+
+
 def _audio(path: Path) -> tuple[str, np.ndarray]:
     with av.open(str(path)) as container:
         name = container.streams.audio[0].codec_context.name
