@@ -3,9 +3,6 @@ app's own OpenAPI: no 5xx, and every answer matches its documented status, type 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 import uuid
 from pathlib import Path
 
@@ -16,10 +13,9 @@ from adpipe.context import Core
 from adpipe.services.downloader.engine import guard
 from adpipe.services.webhooks.dispatcher import Dispatcher
 from adpipe.services.webhooks.manage import SubscribeRequest, Webhooks
+from testkit.fuzz import run_schemathesis
 from webhooks.jobkit import append_each, lifecycle
 from webhooks.kit import fast_config, running_api
-
-MAX_EXAMPLES = int(os.environ.get("ADPIPE_FUZZ_EXAMPLES", "8"))
 
 
 class LoopbackResolver:
@@ -50,37 +46,11 @@ async def test_no_webhook_or_history_request_answers_5xx_or_breaks_the_schema(
         f'[parameters]\nwebhook_id = "{hook.id}"\ndelivery_id = "{delivery.id}"\njob_id = "{job}"\n'
     )
     async with running_api(core) as base:
-        st = Path(sys.executable).with_name("st")
-        process = await asyncio.create_subprocess_exec(
-            str(st),
-            "run",
-            f"{base}/schema/openapi.json",
-            "--header",
-            f"Authorization: Bearer {key}",
+        text = await run_schemathesis(
+            base,
+            key,
+            tmp_path,
             "--include-path-regex",
             r"^/api/v3/(webhooks|jobs/\{job_id\}/(history|events))",
-            "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,"
-            "response_schema_conformance",
-            "--max-examples",
-            str(MAX_EXAMPLES),
-            "--seed",
-            os.environ.get("ADPIPE_TEST_SEED", "1"),
-            "--workers",
-            "1",
-            "--request-timeout",
-            "30",
-            "--no-shrink",
-            "--suppress-health-check",
-            "all",
-            "--max-failures",
-            "20",
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""},
         )
-        output, _ = await process.communicate()
-    text = output.decode(errors="replace")
-    assert process.returncode == 0, text[-20000:]
     assert "/api/v3/webhooks" in text

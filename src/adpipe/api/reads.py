@@ -77,10 +77,7 @@ async def campaign(pool: AsyncConnectionPool[Any], user: str, campaign_id: str) 
 async def campaigns(
     pool: AsyncConnectionPool[Any], user: str, client_id: str | None, page: int, page_size: int
 ) -> tuple[list[Row], int]:
-    where, params = ["user_id = %s"], [user]
-    if client_id is not None:
-        where.append("client_id = %s")
-        params.append(client_id)
+    where, params = _owned_by(user, client_id=client_id)
     return await _page(pool, "campaigns", where, params, page, page_size)
 
 
@@ -150,6 +147,16 @@ async def assets_by_id(
     return {r["id"]: r for r in rows}
 
 
+def _owned_by(user: str, **equal: str | None) -> tuple[list[str], list[Any]]:
+    """WHERE terms and parameters: the user's rows, narrowed by each column filter given."""
+    where, params = ["user_id = %s"], [user]
+    for column, value in equal.items():
+        if value is not None:
+            where.append(f"{column} = %s")  # column names come from code, never from input
+            params.append(value)
+    return where, params
+
+
 async def assets(
     pool: AsyncConnectionPool[Any],
     user: str,
@@ -161,14 +168,7 @@ async def assets(
     page: int,
     page_size: int,
 ) -> tuple[list[Row], int]:
-    where, params = ["user_id = %s"], [user]
-    for column, value in (("type", asset_type), ("client_id", client_id)):
-        if value is not None:
-            where.append(f"{column} = %s")
-            params.append(value)
-    if campaign_id is not None:
-        where.append("campaign_id = %s")
-        params.append(campaign_id)
+    where, params = _owned_by(user, type=asset_type, client_id=client_id, campaign_id=campaign_id)
     if tag is not None:
         where.append("tags @> ARRAY[%s]::text[]")
         params.append(tag)
@@ -207,14 +207,7 @@ async def jobs(
     page: int,
     page_size: int,
 ) -> tuple[list[Row], int]:
-    where, params = ["user_id = %s"], [user]
-    for column, value in (("status", status), ("client_id", client_id)):
-        if value is not None:
-            where.append(f"{column} = %s")
-            params.append(value)
-    if campaign_id is not None:
-        where.append("campaign_id = %s")
-        params.append(campaign_id)
+    where, params = _owned_by(user, status=status, client_id=client_id, campaign_id=campaign_id)
     return await _page(pool, "jobs", where, params, page, page_size, columns=_JOB_COLUMNS)
 
 
