@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from adpipe.bus import connect, ensure_stream
 from adpipe.context import Core, open_core
 from adpipe.errors import AdpipeError
+from adpipe.projections.registry import all_projections
 from adpipe.projector import Projector
 from adpipe.relay import Relay
 from adpipe.tasks import cancel_and_wait
@@ -50,14 +51,6 @@ def load_service(name: str) -> ServiceMain:
     module = importlib.import_module(SERVICES[name])
     main: ServiceMain = module.run
     return main
-
-
-def available_services() -> list[str]:
-    found = []
-    for name, module in SERVICES.items():
-        if importlib.util.find_spec(module) is not None:
-            found.append(name)
-    return found
 
 
 @contextlib.asynccontextmanager
@@ -97,16 +90,6 @@ async def run_relay(core: Core, nc: NATS, stop: asyncio.Event) -> None:
         poll_seconds=settings.relay_poll_seconds,
     )
     await until(stop, relay.run())
-
-
-def all_projections() -> list[Any]:
-    """Every read model; empty until the projections package defines them."""
-    try:
-        module = importlib.import_module("adpipe.projections.registry")
-    except ModuleNotFoundError:
-        return []
-    projections: list[Any] = module.all_projections()
-    return projections
 
 
 async def run_projector(core: Core, stop: asyncio.Event) -> None:

@@ -21,7 +21,7 @@ from adpipe.storage.migrations import apply_migrations
 
 from .nats import EmbeddedNats
 from .postgres import EmbeddedPostgres
-from .roles import available_services, connected, run_projector, run_relay, run_service
+from .roles import SERVICES, connected, run_projector, run_relay, run_service
 
 if TYPE_CHECKING:
     from adpipe.settings import Settings
@@ -63,7 +63,7 @@ async def run_roles(settings: Settings, stop: asyncio.Event, *, announce: bool =
         async with asyncio.TaskGroup() as group:
             group.create_task(run_relay(core, nc, stop), name="relay")
             group.create_task(run_projector(core, stop), name="projector")
-            for name in available_services():
+            for name in SERVICES:
                 group.create_task(run_service(name, core, nc, stop), name=f"service:{name}")
             group.create_task(
                 serve_api(settings, stop, nats_ready=nats_ready, ready=api_ready), name="api"
