@@ -55,11 +55,18 @@ class FakeServices:
 
     async def _handle(self, envelope: Envelope) -> None:
         event = envelope.data
-        if isinstance(event, AssetRegistered) and event.source_url:
-            await self._download(event)
+        # Like the real downloader: a job's URL assets are fetched on its job.created, never on
+        # their asset.registered, which the API appends before the job exists.
+        if isinstance(event, AssetRegistered) and event.source_url and event.job_id is None:
+            await self._download(event.asset_id, event.source_url, None)
         if envelope.kind != "job":
             return
         state = await load_job(self.core.store, envelope.entity_id)
+        if state.status == "pending" and state.creative is not None:
+            for ref in state.creative.assets:
+                if ref.asset_id in state.awaiting_assets:
+                    await self._download(ref.asset_id, ref.url or "", state.job_id)
+            state = await load_job(self.core.store, envelope.entity_id)
         if not self.plan:
             return
         if state.ready_to_plan or (
@@ -105,34 +112,34 @@ class FakeServices:
             )
             await execute(self.core.store, state.job_id, CompleteRender(video=video, cost=1.2))
 
-    async def _download(self, event: AssetRegistered) -> None:
+    async def _download(self, asset_id: str, url: str, job_id: str | None) -> None:
         store = self.core.store
-        stream = stream_id("asset", event.asset_id)
+        stream = stream_id("asset", asset_id)
         if await store.stream_version(stream) != 1:
             return
-        found = self.remote.get(event.source_url or "")
+        found = self.remote.get(url)
         if found is None:
             await store.append(stream, [AssetFailed(code="http_404", message="not found")], 1)
-            if event.job_id:
+            if job_id:
                 failed = Fail(
                     code="download_failed",
-                    message=f"{event.source_url}: not found",
+                    message=f"{url}: not found",
                     stage="download",
                 )
-                await execute(store, event.job_id, failed)
+                await execute(store, job_id, failed)
             return
         data, metadata = found
         blob = await self.core.blobs.put_bytes(data, metadata.content_type)
         await store.append(stream, [AssetStored(blob_id=blob.id, metadata=metadata, cost=0.001)], 1)
-        if event.job_id:
+        if job_id:
             downloaded = AssetDownloaded(
-                asset_id=event.asset_id,
-                url=event.source_url or "",
+                asset_id=asset_id,
+                url=url,
                 blob_id=blob.id,
                 metadata=metadata,
                 cost=0.001,
             )
-            await execute(store, event.job_id, RecordAssetDownloaded(event=downloaded))
+            await execute(store, job_id, RecordAssetDownloaded(event=downloaded))
 
 
 def storyboard(total: float, asset_ids: list[str], feedback: str | None = None) -> list[Scene]:
