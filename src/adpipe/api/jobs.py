@@ -117,11 +117,12 @@ async def _create(
         )
     view = await job_document(api, user, job_id)
     headers = {"location": f"{API}/jobs/{job_id}"}
-    if view.status == "pending":
-        if respond_async:
-            headers["preference-applied"] = "respond-async"
+    if respond_async:
+        # Honoured whatever the planner managed meanwhile: the client asked not to wait, and an
+        # answer that depended on that race would be a surprise.
+        headers["preference-applied"] = "respond-async"
         return Reply.of(202, view, headers)
-    return Reply.of(201, view, headers)
+    return Reply.of(202 if view.status == "pending" else 201, view, headers)
 
 
 @post(
