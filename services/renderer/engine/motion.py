@@ -46,7 +46,8 @@ def choose_path(shot_type: str, variant: int) -> tuple[Keyframe, Keyframe]:
 class Crop(NamedTuple):
     """How to draw one Ken Burns frame with whole-pixel operations only: crop the still at
     (x, y, w, h), scale that to scaled_w x scaled_h, keep the frame at (off_x, off_y) of it.
-    All values are even, so chroma (half size) follows exactly."""
+    Values may be odd: chroma (half size) is then cut from the even position before, at most half
+    a chroma sample off, which no one sees; luma, which people do see, stays exact."""
 
     x: int
     y: int

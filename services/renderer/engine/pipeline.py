@@ -8,6 +8,7 @@ import contextlib
 import math
 import os
 import queue
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -27,9 +28,17 @@ if TYPE_CHECKING:
 
     from .spec import RenderAsset, RenderSpec
 
-# Frames composited ahead of the encoder: enough to ride out a scene change (a still being
-# scaled, a clip being opened), few enough to stay ~40 MB at 1080p.
-QUEUE_FRAMES = 12
+# Frames composited ahead of the encoder, budgeted in bytes: ~35 frames at 720p, ~16 at 1080p.
+# The lead the compositor builds during cheap scenes (a still, a title card) carries x264 through
+# expensive ones (a 1080p clip decoded and scaled every frame) without starving it.
+QUEUE_BYTES = 48 * 2**20
+MIN_QUEUE_FRAMES = 12
+# x264's two frame threads wait on each other (a frame needs rows of its reference), so even
+# alone they leave a core idle ~10% of the time. The compositor thread runs this much nicer than
+# them: it fills exactly those gaps and the time x264 waits for frames, instead of contending for
+# the cores when both could run. Measured on the 2-core target: ours/encode floor 1.31x -> 1.24x
+# at 720p and 1.17x -> 1.07x at 1080p, with ~1 s less CPU per render (less cache thrash).
+COMPOSITOR_NICE = 10
 POLL_SECONDS = 0.1  # how often a blocked wait re-checks for cancellation
 MAX_FPS = 60
 MAX_SECONDS = 30 * 60  # ads are short; this bounds a render's time and disk whatever comes in
@@ -61,7 +70,12 @@ def render(
     # Written under a temporary name and renamed when complete: a crash or cancel never leaves
     # a truncated MP4 where a finished one is expected.
     partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
-    producer = _Producer(Composer(spec, assets, timeline, (width, height)), total)
+    frame_bytes = width * height * 3 // 2
+    producer = _Producer(
+        Composer(spec, assets, timeline, (width, height)),
+        total,
+        max(MIN_QUEUE_FRAMES, QUEUE_BYTES // frame_bytes),
+    )
     soundtrack = Soundtrack(music, total / spec.fps)
     output: _Output | None = None
     try:
@@ -154,10 +168,10 @@ def _writing() -> Iterator[None]:
 class _Producer:
     """Composites frames on a worker thread into a bounded queue; errors surface in `next`."""
 
-    def __init__(self, composer: Composer, total: int) -> None:
+    def __init__(self, composer: Composer, total: int, ahead: int) -> None:
         self._composer = composer
         self._total = total
-        self._queue: queue.Queue[av.VideoFrame | BaseException] = queue.Queue(QUEUE_FRAMES)
+        self._queue: queue.Queue[av.VideoFrame | BaseException] = queue.Queue(ahead)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="render-compositor", daemon=True)
 
@@ -187,6 +201,7 @@ class _Producer:
             self._thread.join(timeout=POLL_SECONDS)
 
     def _run(self) -> None:
+        _lower_priority(COMPOSITOR_NICE)
         try:
             for index in range(self._total):
                 if self._stopping.is_set():
@@ -204,3 +219,13 @@ class _Producer:
                 return
             except queue.Full:
                 continue
+
+
+def _lower_priority(steps: int) -> None:
+    """Make the calling thread `steps` nicer. Linux only: there a thread id names one thread,
+    elsewhere it would renice the whole process. A refusal just leaves the priority as it is."""
+    if steps <= 0 or not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + steps)

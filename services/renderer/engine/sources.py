@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import av
 import numpy as np
-from av.video.reformatter import ColorRange, Colorspace, Interpolation
+from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
 from .assets import reading
 from .motion import KenBurns
@@ -28,6 +28,9 @@ _SCALE_THREADS = 1
 _STILL_INTERPOLATION = Interpolation.BILINEAR
 _CLIP_INTERPOLATION = Interpolation.AREA
 _THREADED_DECODE_PIXELS = 1920 * 1088
+# Each source keeps one `VideoReformatter`: `frame.reformat` builds a new swscale context per
+# call, and a Ken Burns still changes its scale every frame. A kept context is only updated, which
+# took a 720p still frame from ~2.2 ms to ~1.6 ms (1080p: ~4.9 to ~3.3 ms).
 
 
 class Picture(NamedTuple):
@@ -53,6 +56,7 @@ class StillSource:
         self._frame = frame
         self._path = path
         self._index = 0
+        self._scaler = VideoReformatter()
 
     def next_frame(self) -> Picture:
         x, y, w, h, scaled_w, scaled_h, off_x, off_y = self._path.crop(self._index)
@@ -65,8 +69,8 @@ class StillSource:
         np.copyto(cu, self._u[y // 2 : y // 2 + cu.shape[0], x // 2 : x // 2 + cu.shape[1]])
         np.copyto(cv, self._v[y // 2 : y // 2 + cv.shape[0], x // 2 : x // 2 + cv.shape[1]])
         width, height = self._frame
-        scaled = crop.reformat(
-            scaled_w, scaled_h, interpolation=_STILL_INTERPOLATION, threads=_SCALE_THREADS
+        scaled = self._scaler.reformat(
+            crop, scaled_w, scaled_h, interpolation=_STILL_INTERPOLATION, threads=_SCALE_THREADS
         )
         sy, su, sv = frame_planes(scaled)
         if (scaled_w, scaled_h) == self._frame:
@@ -104,6 +108,7 @@ class VideoSource:
         self._frame = frame
         self._tick = Fraction(1, fps)
         self._index = 0
+        self._scaler = VideoReformatter()
         with reading(asset, "opened as a video"):
             self._container = av.open(asset.path, "r")
         try:
@@ -195,7 +200,8 @@ class VideoSource:
                 np.copyto(dst, src[y // sub : y // sub + h // sub, x // sub : x // sub + w // sub])
             crop = None
         with reading(self._asset, "scaled"):
-            scaled = source.reformat(
+            scaled = self._scaler.reformat(
+                source,
                 *((width, height) if crop is None else _cover_size(frame, width, height)),
                 format="yuv420p",
                 src_colorspace=_colorspace(frame),

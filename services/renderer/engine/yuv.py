@@ -58,8 +58,12 @@ def image_to_planes(image: Image.Image) -> Planes:
 
 
 def rgb_to_yuv(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
-    """(..., 3) RGB in 0..255 to (..., 3) limited-range Y, U, V as float (overlays only)."""
-    return rgb @ _RGB_TO_YUV.T + _YUV_OFFSET
+    """(..., 3) RGB in 0..255 to (..., 3) limited-range Y, U, V as float (overlays only).
+    Written out rather than as a matrix product: `@` goes through OpenBLAS, whose worker threads
+    then spin for a while, taking CPU from x264 for nothing."""
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    rows = zip(_RGB_TO_YUV, _YUV_OFFSET, strict=True)
+    return np.stack([red * m[0] + green * m[1] + blue * m[2] + add for m, add in rows], axis=-1)
 
 
 def copy_into(dst: Planes, src: Planes) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,6 +22,8 @@ from adpipe.services.renderer.engine import (
     RenderSpec,
     render,
 )
+from adpipe.services.renderer.engine.compose import Composer
+from adpipe.services.renderer.engine.pipeline import COMPOSITOR_NICE
 
 if TYPE_CHECKING:
     from conftest import Colours
@@ -288,6 +293,32 @@ def test_progress_rises_to_the_total(
     assert done == sorted(done) and len(set(done)) == len(done)
     assert {t for _, t in calls} == {30}
     assert calls[-1] == (30, 30)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_compositing_runs_nicer_than_the_encoder(
+    tmp_path: Path,
+    assets: dict[str, RenderAsset],
+    scene: MakeScene,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The compositor yields the cores to x264 (see `COMPOSITOR_NICE`); the caller's thread,
+    which feeds x264, keeps its priority."""
+    seen: set[int] = set()
+    frame = Composer.frame
+
+    def spying(self: Composer, index: int) -> av.VideoFrame:
+        seen.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return frame(self, index)
+
+    monkeypatch.setattr(Composer, "frame", spying)
+    caller = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    render(spec([scene(0.5, ["red"])]), assets, tmp_path / "ad.mp4")
+
+    assert COMPOSITOR_NICE > 0
+    assert seen == {min(caller + COMPOSITOR_NICE, 19)}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == caller
 
 
 def test_cancel_stops_quickly_and_leaves_no_file(
