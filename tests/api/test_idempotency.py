@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 
@@ -34,6 +35,21 @@ async def test_the_same_key_with_another_body_is_refused(alice: Client) -> None:
         "/api/v3/jobs", json=job_body(client_id, durationSeconds=15), headers=headers
     )
     assert other.status == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert (await alice.get("/api/v3/jobs")).json()["total"] == 1
+
+
+async def test_a_retry_that_reserialises_the_same_body_is_the_same_request(
+    alice: Client,
+) -> None:
+    client_id = await new_client(alice)
+    body = job_body(client_id)
+    headers = {"Idempotency-Key": "reserialised", "Content-Type": "application/json"}
+    first = await alice.post("/api/v3/jobs", json=body, headers=headers)
+    shuffled = json.dumps(dict(reversed(list(body.items()))), indent=2).encode()
+    again = await alice.post("/api/v3/jobs", data=shuffled, headers=headers)
+    assert first.status == again.status == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.body == first.body
     assert (await alice.get("/api/v3/jobs")).json()["total"] == 1
 
 

@@ -3,8 +3,10 @@
 The key is claimed by inserting a placeholder row under the (user, key) primary key before the
 work starts, so of two concurrent duplicates only one runs; the other answers 409 until the
 first has finished, then the stored answer. The fingerprint (method, path, body) makes reusing
-a key for a different request a 422. Answers of 5xx are not kept: the retry runs again, with
-the same derived ids (see `IdSource`), so what the failed attempt did write is not repeated.
+a key for a different request a 422; a JSON body counts by its content, so a retry that
+re-serialises the same object (keys in another order, other spacing) is still the same request.
+Answers of 5xx are not kept: the retry runs again, with the same derived ids (see `IdSource`),
+so what the failed attempt did write is not repeated.
 """
 
 from __future__ import annotations
@@ -81,9 +83,21 @@ def _check_key(key: str) -> str:
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), body):
+    for part in (method.encode(), path.encode(), _canonical(body)):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()
+
+
+def _canonical(body: bytes) -> bytes:
+    """A JSON object body re-encoded with sorted keys and no spacing; anything else (an upload's
+    digest, a body that is not JSON) as it is."""
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return body
+    if not isinstance(value, dict):
+        return body
+    return b"json:" + msgspec.json.encode(value, order="sorted")
 
 
 async def run_once(
