@@ -100,6 +100,8 @@ async def test_approval_renders_the_video_which_is_served_with_ranges(alice: Cli
     job = await new_job(alice)
     early = await alice.get(f"{JOBS}/{job['id']}/video")
     assert early.status == 409 and early.json()["jobStatus"] == "storyboard_review"
+    early_head = await alice.request("HEAD", f"{JOBS}/{job['id']}/video")
+    assert early_head.status == 409 and early_head.body == b""
     approved = await act(alice, job["id"], action="approve_storyboard")
     assert approved.status == 200
     assert approved.json()["status"] in ("in_progress", "rendering", "completed")
@@ -112,6 +114,10 @@ async def test_approval_renders_the_video_which_is_served_with_ranges(alice: Cli
     assert video.headers["ETag"] == f'"{hashlib.sha256(FAKE_MP4).hexdigest()}"'
     part = await alice.get(done["videoUrl"], headers={"Range": "bytes=100-199"})
     assert part.status == 206 and part.body == FAKE_MP4[100:200]
+    head = await alice.request("HEAD", done["videoUrl"])
+    assert head.status == 200 and head.body == b""
+    assert head.headers["Content-Length"] == str(len(FAKE_MP4))
+    assert head.headers["ETag"] == video.headers["ETag"]
     again = await act(alice, job["id"], action="regenerate_scene", sceneNumber=1)
     assert again.status == 409 and again.json()["jobStatus"] == "completed"
     assert "completed" in again.json()["detail"]

@@ -82,6 +82,29 @@ async def test_byte_ranges_etags_and_unsatisfiable_ranges(alice: Client) -> None
     assert stale.status == 200 and stale.body == data
 
 
+async def test_head_answers_size_and_validators_without_a_body(alice: Client) -> None:
+    data = png(120, 80, noise=True)
+    asset = await upload(alice, data)
+    whole = await alice.request("HEAD", asset["url"])
+    assert whole.status == 200 and whole.body == b""
+    assert whole.headers["Content-Length"] == str(len(data))
+    assert whole.headers["ETag"] == f'"{hashlib.sha256(data).hexdigest()}"'
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    part = await alice.request("HEAD", asset["url"], headers={"Range": "bytes=10-19"})
+    assert part.status == 206 and part.body == b""
+    assert part.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
+    assert part.headers["Content-Length"] == "10"
+    cached = await alice.request(
+        "HEAD", asset["url"], headers={"If-None-Match": whole.headers["ETag"]}
+    )
+    assert cached.status == 304
+    thumbnail = await alice.request("HEAD", asset["thumbnailUrl"])
+    assert thumbnail.status == 200 and thumbnail.headers["Content-Type"] == "image/jpeg"
+    assert int(thumbnail.headers["Content-Length"]) > 0 and thumbnail.body == b""
+    missing = await alice.request("HEAD", f"{ASSETS}/asset_missing/data")
+    assert missing.status == 404 and missing.body == b""
+
+
 async def test_audio_has_a_duration_and_no_thumbnail(alice: Client) -> None:
     asset = await upload(alice, wav(1.0), "jingle.wav")
     assert asset["type"] == "audio" and asset["duration"] == pytest.approx(1.0)

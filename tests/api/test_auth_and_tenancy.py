@@ -33,6 +33,9 @@ async def test_health_and_schema_need_no_key(anonymous: Client) -> None:
     assert (await anonymous.get("/readyz")).status == 200
     schema = (await anonymous.get("/schema/openapi.json")).json()
     assert "/api/v3/jobs/{job_id}/actions" in schema["paths"]
+    assert "head" in schema["paths"]["/api/v3/jobs/{job_id}/video"]
+    operations = [op["operationId"] for path in schema["paths"].values() for op in path.values()]
+    assert len(operations) == len(set(operations))  # generated clients need unique names
 
 
 async def test_another_users_resources_answer_404_everywhere(alice: Client, bob: Client) -> None:

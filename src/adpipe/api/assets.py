@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, Response, Router, delete, get, post
+from litestar import Request, Response, Router, delete, get, post, route
 from litestar.params import QueryParameter
 
 from adpipe.errors import AdpipeError, Conflict, NotFound, PayloadTooLarge, ValidationFailed
@@ -17,7 +17,7 @@ from adpipe.pricing import storage_cost
 from adpipe.storage.eventstore import NO_STREAM
 
 from . import reads
-from .blobs import blob_response
+from .blobs import BLOB_METHODS, blob_response
 from .errors import BadRequest, errors_from_msgspec, problem_specs
 from .fields import (
     CampaignIdFilter,
@@ -282,8 +282,9 @@ async def get_asset(api: ApiState, user: str, asset_id: str) -> AssetView:
     return await _view(api, user, asset_id)
 
 
-@get(
+@route(
     "/{asset_id:str}/data",
+    http_method=BLOB_METHODS,
     summary="The asset's bytes (supports Range, ETag / If-None-Match)",
     responses={**problem_specs(404, 409, 416), **binary_response("The asset's bytes")},
 )
@@ -301,8 +302,9 @@ async def asset_data(
     return await blob_response(api.core.blobs, request, row["blob_id"], row["content_type"])
 
 
-@get(
+@route(
     "/{asset_id:str}/thumbnail",
+    http_method=BLOB_METHODS,
     summary="A JPEG preview of the asset (404 when it has none, e.g. audio)",
     responses={**problem_specs(404), **binary_response("JPEG thumbnail", "image/jpeg")},
 )

@@ -1,11 +1,12 @@
-"""Serving blobs over HTTP: streamed from the blob store, with ETag, 304 and byte ranges (206)."""
+"""Serving blobs over HTTP: streamed from the blob store, with ETag, 304 and byte ranges (206).
+HEAD answers the same status and headers (Content-Length included) without reading the blob."""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
 
-from litestar import Response
+from litestar import HttpMethod, Response
 from litestar.response import Stream
 
 from .errors import RangeNotSatisfiable
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from adpipe.storage.blobs import BlobStore
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# Download managers and players ask HEAD for the size and validators before fetching.
+BLOB_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -74,6 +77,8 @@ async def blob_response(
         (start, end), status = span, 206
         headers["content-range"] = f"bytes {start}-{end - 1}/{info.size_bytes}"
     headers["content-length"] = str(end - start)
+    if request.method == HttpMethod.HEAD:
+        return Response(content=b"", status_code=status, media_type=content_type, headers=headers)
     return Stream(
         blobs.read(blob_id, start, end),
         status_code=status,

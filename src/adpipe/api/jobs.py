@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, get, post, route
 from litestar.openapi.datastructures import ResponseSpec
 
 from adpipe.domain.job import CreateJob, Status
@@ -17,7 +17,7 @@ from adpipe.storage.eventstore import NO_STREAM
 
 from . import reads
 from .actions import action_handler
-from .blobs import blob_response
+from .blobs import BLOB_METHODS, blob_response
 from .errors import problem_specs
 from .fields import CampaignIdFilter, ClientIdFilter, IdempotencyKey, PageNumber, PageSize, Prefer
 from .idempotency import Reply, run_once
@@ -183,8 +183,9 @@ async def get_job(api: ApiState, user: str, job_id: str) -> JobView:
     return await job_document(api, user, job_id)
 
 
-@get(
+@route(
     "/{job_id:str}/video",
+    http_method=BLOB_METHODS,
     summary="The finished MP4 (supports Range, ETag / If-None-Match); 409 before completion",
     responses={**problem_specs(404, 409, 416), **binary_response("The MP4", "video/mp4")},
 )
