@@ -114,6 +114,7 @@ class RegenerationFailed(Event, frozen=True, kw_only=True, tag="job.regeneration
     scene_number: int | None = None
     code: str
     message: str
+    usage: Usage = Usage()  # what the failed attempts spent: the job's cost includes it
 
 
 class SceneUpdated(Event, frozen=True, kw_only=True, tag="job.scene_updated"):
@@ -154,6 +155,7 @@ class JobFailed(Event, frozen=True, kw_only=True, tag="job.failed"):
     code: str
     message: str
     stage: str = ""
+    usage: Usage = Usage()  # LLM calls of a planning that never produced a valid storyboard
 
 
 class JobCancelled(Event, frozen=True, kw_only=True, tag="job.cancelled"):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from adpipe.domain.job import (
+    Fail,
     FailRegeneration,
     JobState,
     RecordSceneRegenerated,
@@ -23,7 +24,7 @@ from adpipe.domain.job import (
 from adpipe.events.asset import AssetStored
 from adpipe.events.catalogue import Metadata, stream_id
 from adpipe.jobs import execute, load_job
-from adpipe.worker import Delivery, Permanent, ServiceRunner, service_spec
+from adpipe.worker import Delivery, ServiceRunner, service_spec
 
 from .engine import (
     Brief,
@@ -107,7 +108,16 @@ class Planner:
                 brief_of(state), await self.assets_of(state), self.settings
             )
         except PlanningFailed as exc:
-            raise Permanent(f"planning failed: {exc.detail}", code="planning_failed") from exc
+            # Failed for good (retrying now would fail the same way); what the attempts spent is
+            # recorded with the failure, so the job's cost is the truth.
+            failure = Fail(
+                code="planning_failed",
+                message=f"planning failed: {exc.detail}",
+                stage="planning",
+                usage=exc.usage,
+            )
+            await execute(self.core.store, state.job_id, failure, meta)
+            return
         command = RecordStoryboard(
             scenes=plan.scenes, planner=plan.planner, model=plan.model, usage=plan.usage
         )
@@ -148,7 +158,7 @@ class Planner:
                 )
         except PlanningFailed as exc:
             # A failed regeneration leaves the storyboard in review as it was, with the reason.
-            failure = FailRegeneration(code="planning_failed", message=exc.detail)
+            failure = FailRegeneration(code="planning_failed", message=exc.detail, usage=exc.usage)
             await execute(self.core.store, state.job_id, failure, meta)
             return
         await execute(self.core.store, state.job_id, command, meta)

@@ -155,6 +155,7 @@ class RecordSceneRegenerated(Command, frozen=True, kw_only=True):
 class FailRegeneration(Command, frozen=True, kw_only=True):
     code: str
     message: str
+    usage: Usage = Usage()
 
 
 class RequestRegenerateAll(Command, frozen=True, kw_only=True):
@@ -199,6 +200,7 @@ class Fail(Command, frozen=True, kw_only=True):
     code: str
     message: str
     stage: str = ""
+    usage: Usage = Usage()
 
 
 class Cancel(Command, frozen=True, kw_only=True):
@@ -318,6 +320,7 @@ def decide(state: JobState, command: Command) -> list[Event]:
                     scene_number=int(number) if number != state.pending else None,
                     code=command.code,
                     message=command.message,
+                    usage=command.usage,
                 )
             ]
         case RequestRegenerateAll():
@@ -388,7 +391,14 @@ def decide(state: JobState, command: Command) -> list[Event]:
             _require(
                 state, "pending", "storyboard_review", "in_progress", "rendering", action="fail"
             )
-            return [JobFailed(code=command.code, message=command.message, stage=command.stage)]
+            return [
+                JobFailed(
+                    code=command.code,
+                    message=command.message,
+                    stage=command.stage,
+                    usage=command.usage,
+                )
+            ]
         case Cancel():
             _require(
                 state, "pending", "storyboard_review", "in_progress", "rendering", action="cancel"
@@ -473,6 +483,7 @@ def evolve(state: JobState, event: Event) -> JobState:
                 pending=None,
                 pending_feedback=None,
                 regeneration_error=JobError(code=event.code, message=event.message),
+                cost=replace(state.cost, planning=state.cost.planning + event.usage.cost),
             )
         case JobApproved():
             return replace(state, status="in_progress")
@@ -501,6 +512,7 @@ def evolve(state: JobState, event: Event) -> JobState:
                 status="failed",
                 pending=None,
                 error=JobError(code=event.code, message=event.message, stage=event.stage),
+                cost=replace(state.cost, planning=state.cost.planning + event.usage.cost),
             )
         case JobCancelled():
             return replace(state, status="cancelled", pending=None)
