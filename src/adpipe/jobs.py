@@ -14,7 +14,9 @@ from adpipe.errors import NotFound, StreamVersionConflict
 from adpipe.events.catalogue import Envelope, Metadata, NewEvent, stream_id
 
 if TYPE_CHECKING:
-    from adpipe.storage.eventstore import EventStore
+    from collections.abc import Sequence
+
+    from adpipe.storage.eventstore import EventStore, NoneSince
 
 
 def job_stream(job_id: str) -> str:
@@ -43,11 +45,13 @@ async def execute(
     *,
     retries: int = 5,
     event_ids: list[str] | None = None,
+    guards: Sequence[NoneSince] = (),
 ) -> tuple[JobState, list[Envelope]]:
     """Decides and appends; answers the new state and what was recorded (maybe nothing).
 
     `command` may be a function of the current state, for commands that depend on it.
-    `event_ids` makes a client retry idempotent: the same ids are recorded once.
+    `event_ids` makes a client retry idempotent: the same ids are recorded once. `guards` are
+    passed to the append (see `EventStore.append`).
     """
     stream = job_stream(job_id)
     for _ in range(retries + 1):
@@ -63,7 +67,7 @@ async def execute(
             for i, e in enumerate(events)
         ]
         try:
-            recorded = await store.append(stream, batch, state.version, metadata)
+            recorded = await store.append(stream, batch, state.version, metadata, guards=guards)
         except StreamVersionConflict:
             continue
         for envelope in recorded:

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+import pytest
+
+from adpipe.api import reads
+from adpipe.context import Core
+from adpipe.events.party import CampaignCreated, CampaignProfile, ClientDeleted
+from adpipe.storage.eventstore import NO_STREAM
+
 from .conftest import Client, job_body, new_client
 
 CLIENTS = "/api/v3/clients"
@@ -83,6 +93,60 @@ async def test_deleting_a_client_with_campaigns_or_active_jobs_is_a_409_saying_w
     assert (await alice.delete(f"{CLIENTS}/{client_id}")).status == 204
     assert (await alice.get(f"{CLIENTS}/{client_id}")).status == 404
     assert (await alice.delete(f"{CLIENTS}/{client_id}")).status == 404
+
+
+async def test_a_campaign_created_while_its_client_is_deleted_is_never_orphaned(
+    alice: Client, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delete has checked the read models and found nothing; before it appends, a campaign
+    for the client commits (a create in flight). The delete must notice, not orphan it."""
+    client_id = await new_client(alice)
+    checked = reads.client_dependents
+    raced: list[str] = []
+
+    async def check_then_race(pool: Any, owner: str, client: str) -> tuple[int, int]:
+        found = await checked(pool, owner, client)
+        if not raced:
+            campaign_id = str(uuid.uuid4())
+            created = CampaignCreated(
+                campaign_id=campaign_id,
+                user_id=owner,
+                client_id=client,
+                profile=CampaignProfile(name="In flight"),
+            )
+            await core.store.append(f"campaign-{campaign_id}", [created], NO_STREAM)
+            raced.append(campaign_id)
+        return found
+
+    monkeypatch.setattr(reads, "client_dependents", check_then_race)
+    refused = await alice.delete(f"{CLIENTS}/{client_id}")
+
+    assert raced
+    assert refused.status == 409 and "1 campaign" in refused.json()["detail"]
+    assert (await alice.get(f"{CLIENTS}/{client_id}")).status == 200
+    assert (await alice.get(f"{CAMPAIGNS}/{raced[0]}")).json()["clientId"] == client_id
+
+
+async def test_a_campaign_whose_client_is_deleted_mid_request_is_refused(
+    alice: Client, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create has seen its client alive; before it appends, the client is deleted."""
+    client_id = await new_client(alice)
+    seen = reads.client
+
+    async def see_then_delete(pool: Any, owner: str, client: str) -> Any:
+        found = await seen(pool, owner, client)
+        stream = f"client-{client}"
+        version = await core.store.stream_version(stream)
+        await core.store.append(stream, [ClientDeleted()], version)
+        return found
+
+    monkeypatch.setattr(reads, "client", see_then_delete)
+    refused = await alice.post(CAMPAIGNS, json={"clientId": client_id, "name": "Late"})
+
+    assert refused.status == 409 and "was deleted" in refused.json()["detail"]
+    created = [e for e in await core.store.read_all(0, 1000) if e.type == "campaign.created"]
+    assert created == []
 
 
 async def test_campaigns_filter_by_client_and_belong_to_an_existing_client(alice: Client) -> None:

@@ -13,8 +13,14 @@ import pytest
 from adpipe.context import Core
 from adpipe.errors import Conflict, StreamVersionConflict
 from adpipe.events.catalogue import Metadata, NewEvent
-from adpipe.events.party import ClientCreated, ClientProfile, ClientUpdated
-from adpipe.storage.eventstore import ANY, NO_STREAM, chain_hash
+from adpipe.events.party import ClientCreated, ClientDeleted, ClientProfile, ClientUpdated
+from adpipe.storage.eventstore import (
+    ANY,
+    NO_STREAM,
+    GuardFailed,
+    NoneSince,
+    chain_hash,
+)
 from adpipe.storage.subscription import follow
 
 
@@ -59,6 +65,28 @@ async def test_repeating_an_append_with_the_same_event_ids_writes_nothing(core: 
     assert len(await core.store.read_all(0)) == 2
     with pytest.raises(Conflict):  # the same id under another stream is not a retry
         await core.store.append("client-c2", [batch[0]], NO_STREAM)
+
+
+async def test_guards_on_other_streams_and_the_log_refuse_the_append(core: Core) -> None:
+    store = core.store
+    await store.append("client-c1", [created()], NO_STREAM)
+    alive = NoneSince(types=("client.deleted",), stream="client-c1", reason="c1 was deleted")
+    await store.append("campaign-k1", [updated("K")], NO_STREAM, guards=[alive])
+    await store.append("client-c9", [ClientDeleted()], NO_STREAM)  # another stream: no matter
+    await store.append("campaign-k2", [updated("K")], NO_STREAM, guards=[alive])
+    await store.append("client-c1", [ClientDeleted()], 1)
+    with pytest.raises(GuardFailed, match="c1 was deleted"):
+        await store.append("campaign-k3", [updated("K")], NO_STREAM, guards=[alive])
+    assert await store.stream_version("campaign-k3") == 0  # refused: nothing written
+
+    head = await store.last_position()
+    no_new_clients = NoneSince(position=head, types=("client.created",), reason="a new client")
+    await store.append("client-c2", [updated("C")], NO_STREAM, guards=[no_new_clients])
+    await store.append("client-c3", [created("Other")], NO_STREAM)
+    with pytest.raises(GuardFailed, match="a new client"):
+        await store.append("client-c2", [updated("D")], 1, guards=[no_new_clients])
+    assert await store.stream_version("client-c2") == 1
+    assert isinstance(GuardFailed("x"), Conflict)  # answered as 409 by the API
 
 
 async def test_each_event_hashes_over_the_previous_one(core: Core) -> None:

@@ -155,7 +155,7 @@ async def _read_json_body(request: Request[Any, Any, Any]) -> bytes:
 async def _register_url(
     api: ApiState, user: str, request: Request[Any, Any, Any], data: AssetUrlBody, ids: IdSource
 ) -> Reply:
-    await check_owner_refs(api.core.pool, user, data.client_id, data.campaign_id)
+    guards = await check_owner_refs(api.core.pool, user, data.client_id, data.campaign_id)
     asset_type = url_asset_type(data.url, data.type, "type")
     asset_id = ids.new("asset")
     event = AssetRegistered(
@@ -169,7 +169,12 @@ async def _register_url(
         tags=_tags(data.tags),
     )
     await api.record(
-        stream_id("asset", asset_id), [event], NO_STREAM, request_metadata(request, user), ids
+        stream_id("asset", asset_id),
+        [event],
+        NO_STREAM,
+        request_metadata(request, user),
+        ids,
+        guards,
     )
     view = await _view(api, user, asset_id)
     return Reply.of(201, view, {"location": f"{API}/assets/{asset_id}"})
@@ -229,7 +234,7 @@ async def _store_upload(
     fields: UploadFields,
     ids: IdSource,
 ) -> Reply:
-    await check_owner_refs(api.core.pool, user, fields.client_id, fields.campaign_id)
+    guards = await check_owner_refs(api.core.pool, user, fields.client_id, fields.campaign_id)
     asset_type = _upload_type(upload, fields)
     metadata, thumbnail = await _describe(upload, asset_type)
     blobs = api.core.blobs
@@ -254,7 +259,12 @@ async def _store_upload(
         ),
     ]
     await api.record(
-        stream_id("asset", asset_id), events, NO_STREAM, request_metadata(request, user), ids
+        stream_id("asset", asset_id),
+        events,
+        NO_STREAM,
+        request_metadata(request, user),
+        ids,
+        guards,
     )
     view = await _view(api, user, asset_id)
     return Reply.of(201, view, {"location": f"{API}/assets/{asset_id}"})

@@ -13,7 +13,6 @@ from adpipe.errors import Conflict, NotFound, ValidationFailed
 from adpipe.events.catalogue import stream_id
 from adpipe.events.party import (
     CampaignCreated,
-    CampaignDeleted,
     CampaignProfile,
     CampaignUpdated,
 )
@@ -22,6 +21,7 @@ from adpipe.storage.eventstore import NO_STREAM
 from . import reads
 from .errors import problem_specs
 from .fields import ClientIdFilter, Id, Money, Name, OptionalText, PageNumber, PageSize
+from .refs import check_owner_refs, delete_owner
 from .state import ApiState, IdSource, request_metadata
 from .stats import summarize
 from .views import API, CampaignPage, CampaignStats, CampaignView, campaign_view
@@ -80,11 +80,7 @@ async def create_campaign(
     api: ApiState, user: str, request: Request[Any, Any, Any], data: CampaignBody
 ) -> Response[CampaignView]:
     profile = data.profile()
-    if await reads.client(api.core.pool, user, data.client_id) is None:
-        raise ValidationFailed(
-            f"client {data.client_id} does not exist",
-            [{"field": "clientId", "message": "no client with this id"}],
-        )
+    guards = await check_owner_refs(api.core.pool, user, data.client_id, None)
     campaign_id = str(uuid.uuid4())
     event = CampaignCreated(
         campaign_id=campaign_id, user_id=user, client_id=data.client_id, profile=profile
@@ -95,6 +91,7 @@ async def create_campaign(
         NO_STREAM,
         request_metadata(request, user),
         IdSource(user),
+        guards,
     )
     view = await _view(api, user, campaign_id)
     return Response(view, status_code=201, headers={"location": f"{API}/campaigns/{campaign_id}"})
@@ -143,19 +140,16 @@ async def update_campaign(
 async def delete_campaign(
     api: ApiState, user: str, request: Request[Any, Any, Any], campaign_id: str
 ) -> None:
-    envelopes = await api.load_owned("campaign", campaign_id, user)
-    active = await reads.campaign_active_jobs(api.core.pool, user, campaign_id)
-    if active:
-        raise Conflict(
-            f"campaign {campaign_id} still has {active} unfinished"
-            f" job{'s' * (active != 1)}; let them finish (or cancel them) first"
-        )
-    await api.record(
-        stream_id("campaign", campaign_id),
-        [CampaignDeleted()],
-        envelopes[-1].version,
-        request_metadata(request, user),
-        IdSource(user),
+    async def check_unused() -> None:
+        active = await reads.campaign_active_jobs(api.core.pool, user, campaign_id)
+        if active:
+            raise Conflict(
+                f"campaign {campaign_id} still has {active} unfinished"
+                f" job{'s' * (active != 1)}; let them finish (or cancel them) first"
+            )
+
+    await delete_owner(
+        api, user, "campaign", campaign_id, check_unused, request_metadata(request, user)
     )
 
 

@@ -10,12 +10,13 @@ from litestar import Request, Response, Router, delete, get, post, put
 
 from adpipe.errors import Conflict, NotFound
 from adpipe.events.catalogue import stream_id
-from adpipe.events.party import ClientCreated, ClientDeleted, ClientProfile, ClientUpdated
+from adpipe.events.party import ClientCreated, ClientProfile, ClientUpdated
 from adpipe.storage.eventstore import NO_STREAM
 
 from . import reads
 from .errors import problem_specs
 from .fields import Color, HttpUrl, Name, OptionalText, PageNumber, PageSize
+from .refs import delete_owner
 from .state import ApiState, IdSource, request_metadata
 from .stats import summarize
 from .views import API, ClientPage, ClientStats, ClientView, client_view
@@ -104,24 +105,21 @@ async def update_client(
 async def delete_client(
     api: ApiState, user: str, request: Request[Any, Any, Any], client_id: str
 ) -> None:
-    envelopes = await api.load_owned("client", client_id, user)
-    campaigns, active_jobs = await reads.client_dependents(api.core.pool, user, client_id)
-    if campaigns or active_jobs:
-        reasons = []
-        if campaigns:
-            reasons.append(f"{campaigns} campaign{'s' * (campaigns != 1)}")
-        if active_jobs:
-            reasons.append(f"{active_jobs} unfinished job{'s' * (active_jobs != 1)}")
-        raise Conflict(
-            f"client {client_id} still has {' and '.join(reasons)}; delete its campaigns and"
-            " let its jobs finish (or cancel them) first"
-        )
-    await api.record(
-        stream_id("client", client_id),
-        [ClientDeleted()],
-        envelopes[-1].version,
-        request_metadata(request, user),
-        IdSource(user),
+    async def check_unused() -> None:
+        campaigns, active_jobs = await reads.client_dependents(api.core.pool, user, client_id)
+        if campaigns or active_jobs:
+            reasons = []
+            if campaigns:
+                reasons.append(f"{campaigns} campaign{'s' * (campaigns != 1)}")
+            if active_jobs:
+                reasons.append(f"{active_jobs} unfinished job{'s' * (active_jobs != 1)}")
+            raise Conflict(
+                f"client {client_id} still has {' and '.join(reasons)}; delete its campaigns"
+                " and let its jobs finish (or cancel them) first"
+            )
+
+    await delete_owner(
+        api, user, "client", client_id, check_unused, request_metadata(request, user)
     )
 
 

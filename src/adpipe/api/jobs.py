@@ -77,7 +77,7 @@ async def _create(
     respond_async: bool,
 ) -> Reply:
     pool, store = api.core.pool, api.core.store
-    await check_owner_refs(
+    guards = await check_owner_refs(
         pool, user, data.context.client_id, data.context.campaign_id, prefix="context"
     )
     job_id = ids.new("job")
@@ -103,7 +103,12 @@ async def _create(
             creative=creative,
         )
         _, recorded = await execute(
-            store, job_id, command, metadata, event_ids=[ids.new("event:job.created")]
+            store,
+            job_id,
+            command,
+            metadata,
+            event_ids=[ids.new("event:job.created")],
+            guards=guards,
         )
         position = recorded[-1].position
     await api.settle(position)

@@ -1,6 +1,8 @@
 """Checks on ids a request body refers to: the user's own client, campaign or asset, or 422.
 
 A reference to another user's resource fails exactly like one to a resource that never existed.
+Creating under a client or campaign and deleting it are guarded against each other (see
+`delete_owner`), so a race between them cannot leave anything owned by a deleted one.
 """
 
 from __future__ import annotations
@@ -10,11 +12,21 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from adpipe.errors import ValidationFailed
+from adpipe.events.catalogue import stream_id
+from adpipe.events.party import CampaignDeleted, ClientDeleted
+from adpipe.storage.eventstore import GuardFailed, NoneSince
 
 from . import reads
+from .state import IdSource
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from psycopg_pool import AsyncConnectionPool
+
+    from adpipe.events.catalogue import Metadata
+
+    from .state import ApiState
 
 AssetType = Literal["image", "video", "audio"]
 
@@ -29,6 +41,16 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
+def still_live(kind: str, entity_id: str) -> NoneSince:
+    """Guard for an append that refers to a client or campaign: refused if it was deleted, even
+    a moment ago (a delete checks for dependents the other way round, see `delete_owner`)."""
+    return NoneSince(
+        types=(f"{kind}.deleted",),
+        stream=stream_id(kind, entity_id),
+        reason=f"{kind} {entity_id} was deleted while this request ran",
+    )
+
+
 async def check_owner_refs(
     pool: AsyncConnectionPool[Any],
     user: str,
@@ -36,15 +58,21 @@ async def check_owner_refs(
     campaign_id: str | None,
     *,
     prefix: str = "",
-) -> None:
-    """The client exists for this user, and the campaign exists and belongs to that client."""
+) -> list[NoneSince]:
+    """The client exists for this user, and the campaign exists and belongs to that client.
+    Answers the guards that keep them alive until the append that refers to them commits."""
+    guards = []
+    if client_id is not None:
+        guards.append(still_live("client", client_id))
+    if campaign_id is not None:
+        guards.append(still_live("campaign", campaign_id))
     if client_id is not None and await reads.client(pool, user, client_id) is None:
         raise ValidationFailed(
             f"client {client_id} does not exist",
             [{"field": _join(prefix, "clientId"), "message": "no client with this id"}],
         )
     if campaign_id is None:
-        return
+        return guards
     campaign = await reads.campaign(pool, user, campaign_id)
     if campaign is None:
         raise ValidationFailed(
@@ -56,6 +84,51 @@ async def check_owner_refs(
             f"campaign {campaign_id} belongs to another client",
             [{"field": _join(prefix, "campaignId"), "message": "not a campaign of this client"}],
         )
+    return guards
+
+
+# Appends that make a client or campaign something's owner: a delete refuses to race them.
+OWNING_TYPES = ("campaign.created", "job.created")
+DELETE_ATTEMPTS = 3
+
+
+async def delete_owner(
+    api: ApiState,
+    user: str,
+    kind: Literal["client", "campaign"],
+    entity_id: str,
+    check_unused: Callable[[], Awaitable[None]],
+    metadata: Metadata,
+) -> None:
+    """Delete a client or campaign once `check_unused` (which raises Conflict) finds nothing
+    depending on it in the read models.
+
+    The read models first catch up with the log as it is now (position P), so everything created
+    before P is seen; the deletion is then appended with a guard refusing it if anything owned
+    was created after P. Creations, in turn, carry `still_live` guards. Either way round, nothing
+    ends up owned by a deleted client or campaign. A guard that trips (usually someone else's
+    creation) just makes it look again.
+    """
+    stream = stream_id(kind, entity_id)
+    for attempt in range(1, DELETE_ATTEMPTS + 1):
+        envelopes = await api.load_owned(kind, entity_id, user)
+        since = await api.core.store.last_position()
+        await api.settle(since)
+        await check_unused()
+        guard = NoneSince(
+            position=since,
+            types=OWNING_TYPES,
+            reason=f"{kind} {entity_id} is being used by requests in flight; try again",
+        )
+        deletion = ClientDeleted() if kind == "client" else CampaignDeleted()
+        try:
+            await api.record(
+                stream, [deletion], envelopes[-1].version, metadata, IdSource(user), [guard]
+            )
+            return
+        except GuardFailed:
+            if attempt == DELETE_ATTEMPTS:
+                raise
 
 
 def type_from_name(name: str | None) -> AssetType | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adpipe.errors import NotFound
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from adpipe.context import Core
     from adpipe.events.base import Event
     from adpipe.settings import Settings
+    from adpipe.storage.eventstore import NoneSince
     from adpipe.storage.subscription import Waker
 
 NatsReady = Callable[[], Awaitable[bool]]
@@ -57,13 +58,17 @@ class ApiState:
         expected_version: int,
         metadata: Metadata,
         ids: IdSource,
+        guards: Sequence[NoneSince] = (),
     ) -> list[Envelope]:
-        """Appends, then waits for the read models to show it (read-your-writes)."""
+        """Appends (refused by any guard that does not hold), then waits for the read models to
+        show it (read-your-writes)."""
         batch = [
             NewEvent(event=e, id=ids.new(f"event:{stream}:{expected_version + i}"))
             for i, e in enumerate(events, start=1)
         ]
-        recorded = await self.core.store.append(stream, batch, expected_version, metadata)
+        recorded = await self.core.store.append(
+            stream, batch, expected_version, metadata, guards=guards
+        )
         await self.settle(recorded[-1].position)
         return recorded
 

@@ -1,6 +1,8 @@
 """The event store on Postgres: append with an expected version, read a stream, read the log.
 
 Every append takes the events table lock, so the global `position` order equals commit order.
+The lock also makes an append's guards (`NoneSince`) exact: what they check cannot change
+before the append commits.
 """
 
 from __future__ import annotations
@@ -85,6 +87,20 @@ def envelope_from_row(row: Sequence[Any]) -> Envelope:
     )
 
 
+class NoneSince(msgspec.Struct, frozen=True, kw_only=True):
+    """Guard: no event of one of `types` was appended after log `position` (0: ever), in
+    `stream` or, without one, anywhere."""
+
+    position: int = 0
+    types: tuple[str, ...]
+    stream: str | None = None
+    reason: str
+
+
+class GuardFailed(Conflict):
+    """An append's guard did not hold: what the caller decided on has changed (409)."""
+
+
 def _transient(exc: BaseException) -> bool:
     return isinstance(
         exc,
@@ -93,6 +109,16 @@ def _transient(exc: BaseException) -> bool:
         | psycopg.errors.DeadlockDetected
         | psycopg.OperationalError,
     )
+
+
+def _guard_query(guard: NoneSince) -> tuple[str, list[Any]]:
+    """A query answering one row whose first column is true when `guard` holds."""
+    query = "SELECT NOT EXISTS (SELECT 1 FROM events WHERE position > %s AND type = ANY(%s)"
+    params: list[Any] = [guard.position, list(guard.types)]
+    if guard.stream is not None:
+        query += " AND stream = %s"
+        params.append(guard.stream)
+    return query + ")", params
 
 
 class EventStore:
@@ -115,8 +141,11 @@ class EventStore:
         events: Sequence[Event | NewEvent],
         expected_version: ExpectedVersion,
         metadata: Metadata | None = None,
+        *,
+        guards: Sequence[NoneSince] = (),
     ) -> list[Envelope]:
-        """Appends atomically; raises StreamVersionConflict when the stream moved on.
+        """Appends atomically; raises StreamVersionConflict when the stream moved on, and
+        GuardFailed when one of `guards` (checks on other streams or the log) does not hold.
 
         Repeating an append whose event ids are already in the stream answers the recorded
         envelopes and writes nothing, so a client retry after a lost reply is harmless.
@@ -127,7 +156,7 @@ class EventStore:
         meta = metadata or Metadata()
         for attempt in range(self._transient_retries + 1):
             try:
-                return await self._append_once(stream, batch, expected_version, meta)
+                return await self._append_once(stream, batch, expected_version, meta, guards)
             except (Conflict, StreamVersionConflict):
                 raise
             except Exception as exc:
@@ -141,7 +170,12 @@ class EventStore:
         raise AssertionError("unreachable")
 
     async def _append_once(
-        self, stream: str, batch: list[NewEvent], expected: ExpectedVersion, meta: Metadata
+        self,
+        stream: str,
+        batch: list[NewEvent],
+        expected: ExpectedVersion,
+        meta: Metadata,
+        guards: Sequence[NoneSince],
     ) -> list[Envelope]:
         ids = [uuid.UUID(e.id) for e in batch]
         meta_builtins = msgspec.to_builtins(meta)
@@ -165,8 +199,10 @@ class EventStore:
                     " ORDER BY version DESC LIMIT 1",
                     [stream],
                 )
+                guard_curs = [await conn.execute(*_guard_query(g)) for g in guards]
                 existing = await dup_cur.fetchall()
                 last = await head_cur.fetchone()
+                held = [bool((await cur.fetchone() or (False,))[0]) for cur in guard_curs]
             if existing:
                 if len(existing) == len(ids) and all(r[2] == stream for r in existing):
                     return [envelope_from_row(r) for r in existing]
@@ -176,6 +212,9 @@ class EventStore:
             current, prev_hash = (last[0], last[1]) if last else (0, "")
             if expected != ANY and expected != current:
                 raise StreamVersionConflict(stream, expected, current)
+            for guard, ok in zip(guards, held, strict=True):
+                if not ok:
+                    raise GuardFailed(guard.reason)
             recorded_at = datetime.now(UTC)
             meta_json = canonical_json(meta_builtins)
             columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
