@@ -15,6 +15,7 @@ from adpipe.domain.job import JobState, evolve
 from adpipe.errors import NotFound, ValidationFailed
 from adpipe.events.catalogue import Envelope, stream_id
 from adpipe.storage.eventstore import EventStore
+from adpipe.terminal import printable
 
 from .summary import summarize
 
@@ -52,6 +53,10 @@ def timeline(envelopes: list[Envelope]) -> list[TimelineRow]:
 
 
 def render_timeline(rows: list[TimelineRow]) -> str:
+    rows = [
+        msgspec.structs.replace(r, actor=printable(r.actor), summary=printable(r.summary))
+        for r in rows
+    ]
     actor_width = max((len(r.actor) for r in rows), default=5)
     type_width = max((len(r.type) for r in rows), default=4)
     header = f"{'time (UTC)':<23}  {'pos':>8}  {'actor':<{actor_width}}  {'event':<{type_width}}"
@@ -132,4 +137,4 @@ def render_state(state: JobState, last: Envelope | None) -> str:
         lines.append(f"  video     {v.blob_id} ({v.width}x{v.height}, {v.duration_seconds:g} s)")
     if state.error is not None:
         lines.append(f"  error     {state.error.code}: {state.error.message}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
