@@ -24,6 +24,11 @@ from adpipe.storage.migrations import apply_migrations
 
 # Set before any test module can import litellm: never fetch its price map from the internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Tools find a stack's files (the chain key, say) in ADPIPE_HOME, by default ./.adpipe: a
+# developer's own `make run` beside the checkout must not leak into the tests.
+os.environ["ADPIPE_HOME"] = tempfile.mkdtemp(prefix="adpipe-test-home-")
+for _name in ("ADPIPE_CHAIN_KEY", "ADPIPE_CHAIN_KEY_FILE"):
+    os.environ.pop(_name, None)
 
 TEMPLATE_DB = "adpipe_template"
 SCRATCH_PREFIX = "adpipe-test-"

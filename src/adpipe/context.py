@@ -41,7 +41,11 @@ async def open_core(settings: Settings) -> AsyncIterator[Core]:
         yield Core(
             settings=settings,
             pool=pool,
-            store=EventStore(pool, lock_timeout_ms=settings.append_lock_timeout_ms),
+            store=EventStore(
+                pool,
+                lock_timeout_ms=settings.append_lock_timeout_ms,
+                chain_key=settings.chain_key.encode() if settings.chain_key else None,
+            ),
             blobs=PostgresBlobStore(pool),
             waker=waker,
         )

@@ -77,6 +77,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     download_concurrency: int = 4
 
     llm_model: str | None = None
+    # The secret that keys the log's tamper-evident chain; never stored in the database.
+    # From ADPIPE_CHAIN_KEY, the file ADPIPE_CHAIN_KEY_FILE names, or <home>/chain.key (which
+    # `adpipe up` creates). None: plain SHA-256 links, which catch accidents but not a forger.
+    chain_key: str | None = None
     allow_private_urls: bool = False
     upload_max_bytes: int = 1024 * 1024 * 1024
     prices: Prices = Prices()
@@ -86,8 +90,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return Path(self.home)
 
 
+CHAIN_KEY_FILE = "chain.key"
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _chain_key(env: Mapping[str, str], home: str) -> str | None:
+    if env.get("ADPIPE_CHAIN_KEY"):
+        return env["ADPIPE_CHAIN_KEY"]
+    path = Path(env["ADPIPE_CHAIN_KEY_FILE"]) if env.get("ADPIPE_CHAIN_KEY_FILE") else None
+    if path is None and (Path(home) / CHAIN_KEY_FILE).is_file():
+        path = Path(home) / CHAIN_KEY_FILE
+    if path is None:
+        return None
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ValueError(f"the chain key in {path} is too short: use at least 32 characters")
+    return key
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -102,6 +123,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "llm_model": env.get("ADPIPE_LLM_MODEL") or None,
         "allow_private_urls": _flag(env.get("ADPIPE_ALLOW_PRIVATE_URLS")),
     }
+    values["chain_key"] = _chain_key(env, str(values["home"]))
     if "ADPIPE_UPLOAD_MAX_BYTES" in env:
         values["upload_max_bytes"] = int(env["ADPIPE_UPLOAD_MAX_BYTES"])
     values.update(overrides)

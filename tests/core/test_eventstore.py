@@ -7,19 +7,19 @@ import contextlib
 import random
 import uuid
 
-import msgspec
 import pytest
 
 from adpipe.context import Core
 from adpipe.errors import Conflict, StreamVersionConflict
 from adpipe.events.catalogue import Metadata, NewEvent
 from adpipe.events.party import ClientCreated, ClientDeleted, ClientProfile, ClientUpdated
+from adpipe.storage.chain import link
 from adpipe.storage.eventstore import (
     ANY,
     NO_STREAM,
+    EventStore,
     GuardFailed,
     NoneSince,
-    chain_hash,
 )
 from adpipe.storage.subscription import follow
 
@@ -89,22 +89,39 @@ async def test_guards_on_other_streams_and_the_log_refuse_the_append(core: Core)
     assert isinstance(GuardFailed("x"), Conflict)  # answered as 409 by the API
 
 
-async def test_each_event_hashes_over_the_previous_one(core: Core) -> None:
-    recorded = await core.store.append("client-c1", [created(), updated("B")], NO_STREAM)
-    prev = ""
+async def test_each_event_links_to_the_previous_one_in_its_stream_and_in_the_log(
+    core: Core,
+) -> None:
+    key = b"k" * 32
+    store = EventStore(core.pool, chain_key=key)
+    recorded = [
+        *await store.append("client-c1", [created(), updated("B")], NO_STREAM),
+        *await store.append("client-c2", [created("Other")], NO_STREAM),
+        *await store.append("client-c1", [updated("C")], 2),
+    ]
+    in_stream: dict[str, str] = {}
+    in_log = ""
+    async with core.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT position, data::text, metadata::text FROM events ORDER BY position"
+        )
+        stored = {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
     for envelope in recorded:
-        expected = chain_hash(
-            prev,
+        data_text, metadata_text = stored[envelope.position]
+        expected = link(
+            key,
+            in_stream.get(envelope.stream, ""),
+            in_log,
             event_id=envelope.id,
             stream=envelope.stream,
             version=envelope.version,
             event_type=envelope.type,
-            data=msgspec.to_builtins(envelope.data),
-            metadata=msgspec.to_builtins(envelope.metadata),
+            data_text=data_text,
+            metadata_text=metadata_text,
             recorded_at=envelope.recorded_at,
         )
-        assert envelope.hash == expected
-        prev = envelope.hash
+        assert envelope.hash == expected and expected.startswith("k1:")
+        in_stream[envelope.stream] = in_log = envelope.hash
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from typing import Any
 
 from adpipe.events.base import Event
 from adpipe.events.catalogue import event_to_builtins
-from adpipe.storage.eventstore import canonical_json, chain_hash
+from adpipe.storage.chain import canonical_json, link
 
 Replay = Callable[..., Awaitable[tuple[int, str, str]]]
 CatchUp = Callable[[], Awaitable[None]]
@@ -18,7 +18,7 @@ CatchUp = Callable[[], Awaitable[None]]
 async def bulk_append(
     conn: Any, streams: Iterable[tuple[str, list[Event]]], actor: str = "system:bulk"
 ) -> int:
-    """Writes whole streams with COPY — fast, yet with real `chain_hash` links, so the log is
+    """Writes whole streams with COPY — fast, yet with real (unkeyed) chain links, so the log is
     exactly what appends would have left (verify passes). Streams are interleaved round-robin
     so positions mix as in a busy system. Answers how many events were written."""
     metadata = {"actor": actor}
@@ -26,41 +26,47 @@ async def bulk_append(
     start = datetime.now(UTC)
     pending = [(stream, iter(events), [0, ""]) for stream, events in streams]
     written = 0
+    cur = await conn.execute("SELECT hash FROM events ORDER BY position DESC LIMIT 1")
+    head = await cur.fetchone()
+    prev_in_log = head[0] if head else ""
     async with conn.cursor() as cur:
         async with cur.copy(
             "COPY events (id, stream, version, type, data, metadata, recorded_at, hash) FROM STDIN"
         ) as copy:
             while pending:
                 still = []
-                for stream, events, link in pending:
+                for stream, events, heads in pending:
                     event = next(events, None)
                     if event is None:
                         continue
-                    still.append((stream, events, link))
-                    link[0] += 1
+                    still.append((stream, events, heads))
+                    heads[0] += 1
                     event_id = str(uuid.uuid4())
-                    data = event_to_builtins(event)
+                    # These events' numbers survive jsonb unchanged, so our JSON hashes as stored.
+                    data = canonical_json(event_to_builtins(event))
                     at = start + timedelta(microseconds=written)
-                    link[1] = chain_hash(
-                        link[1],
+                    heads[1] = prev_in_log = link(
+                        None,
+                        heads[1],
+                        prev_in_log,
                         event_id=event_id,
                         stream=stream,
-                        version=link[0],
+                        version=heads[0],
                         event_type=type(event).type_name(),
-                        data=data,
-                        metadata=metadata,
+                        data_text=data,
+                        metadata_text=meta_json,
                         recorded_at=at,
                     )
                     await copy.write_row(
                         (
                             event_id,
                             stream,
-                            link[0],
+                            heads[0],
                             type(event).type_name(),
-                            canonical_json(data),
+                            data,
                             meta_json,
                             at,
-                            link[1],
+                            heads[1],
                         )
                     )
                     written += 1

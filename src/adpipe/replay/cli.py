@@ -1,7 +1,9 @@
 """`adpipe replay …`: job timelines, a job's state at any point, verify, rebuild, export.
 
-Connects with `--database-url` or `DATABASE_URL`. Exit status: 0 fine, 1 verify found
-differences, 2 the request could not be carried out (unknown job, bad arguments, no database).
+Connects with `--database-url` or `DATABASE_URL`; the chain key comes from `ADPIPE_CHAIN_KEY`,
+`ADPIPE_CHAIN_KEY_FILE` or `$ADPIPE_HOME/chain.key`, as for every role. Exit status: 0 fine,
+1 verify found differences, 2 the request could not be carried out (unknown job, bad arguments,
+no database).
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from adpipe.errors import AdpipeError
+from adpipe.settings import load_settings
 from adpipe.storage.eventstore import EventStore
+from adpipe.terminal import printable
 
 from . import timeline
-from .chain import Problem, verify_chains
+from .chain import Anchor, Problem, make_anchor, verify_chains
 from .checks import checker_for, discover_projections, select
 from .export import export_jsonl
 from .progress import ProgressBar
@@ -51,6 +56,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="machine-readable report")
     p.add_argument("--log-only", action="store_true", help="check the hash chains only")
+    p.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an anchor written by `adpipe replay anchor` (repeatable): the log must still hold it",
+    )
+    p.add_argument(
+        "--unkeyed-until",
+        type=int,
+        default=0,
+        metavar="POSITION",
+        help="accept links without the chain key up to this position (a log older than the key)",
+    )
+
+    p = sub.add_parser(
+        "anchor",
+        parents=[common],
+        help="pin the log's newest event: keep the JSON outside the database, verify with it",
+    )
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
 
     p = sub.add_parser(
         "rebuild", parents=[common], help="rebuild read models from the log, swapping them in live"
@@ -79,26 +105,57 @@ async def run(argv: list[str], *, out: TextIO | None = None, err: TextIO | None 
         print("adpipe replay: set DATABASE_URL or pass --database-url", file=err)
         return 2
     try:
+        key = _chain_key()
         async with _connect(url) as pool:
-            store = EventStore(pool)
+            store = EventStore(pool, chain_key=key)
             match args.command:
                 case "job":
                     return await _job(store, args, out)
                 case "verify":
-                    return await _verify(pool, store, args, out, err)
+                    return await _verify(pool, store, args, out, err, key)
+                case "anchor":
+                    return await _anchor(pool, args, out, key)
                 case "rebuild":
                     return await _rebuild(pool, store, args, out, err)
                 case "export":
                     since = timeline.parse_point(args.since) if args.since else None
                     await export_jsonl(pool, out, since=since, streams=args.stream or None)
                     return 0
-    except (AdpipeError, LookupError) as exc:
+    except (AdpipeError, LookupError, OSError, ValueError, msgspec.DecodeError) as exc:
         print(f"adpipe replay: {getattr(exc, 'detail', None) or exc}", file=err)
         return 2
     except PoolTimeout as exc:
         print(f"adpipe replay: cannot reach the database: {exc}", file=err)
         return 2
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _chain_key() -> bytes | None:
+    key = load_settings().chain_key
+    return key.encode() if key else None
+
+
+def _read_anchor(path: str) -> Anchor:
+    try:
+        return msgspec.json.decode(Path(path).read_bytes(), type=Anchor)
+    except msgspec.ValidationError as exc:
+        raise ValueError(
+            f"{path} is not an anchor written by `adpipe replay anchor`: {exc}"
+        ) from None
+
+
+async def _anchor(
+    pool: AsyncConnectionPool[Any], args: argparse.Namespace, out: TextIO, key: bytes | None
+) -> int:
+    anchor = await make_anchor(pool, key)
+    if anchor is None:
+        raise LookupError("the log is empty: nothing to anchor")
+    text = _encoder.encode(anchor).decode() + "\n"
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        out.write(text)
+    return 0
 
 
 @contextlib.asynccontextmanager
@@ -134,10 +191,14 @@ async def _verify(
     args: argparse.Namespace,
     out: TextIO,
     err: TextIO,
+    key: bytes | None,
 ) -> int:
+    anchors = [_read_anchor(path) for path in args.anchor]
     last = await store.last_position()
     bar = ProgressBar("hash chains", last, err)
-    chains = await verify_chains(pool, progress=bar)
+    chains = await verify_chains(
+        pool, key=key, anchors=anchors, unkeyed_until=args.unkeyed_until, progress=bar
+    )
     bar.close()
     problems: list[Problem] = list(chains.problems)
     checked: dict[str, int | None] = {}  # read model -> the position it was compared at
@@ -153,12 +214,19 @@ async def _verify(
             "ok": not problems,
             "events": chains.events,
             "streams": chains.streams,
+            "keyedLinks": chains.keyed,
+            "unkeyedLinks": chains.unkeyed,
             "readModels": [{"name": n, "position": p} for n, p in checked.items()],
             "problems": problems,
         }
         out.write(_encoder.encode(report).decode() + "\n")
     else:
         out.write(f"log: {chains.events:,} events in {chains.streams:,} streams\n")
+        if chains.unkeyed and key is None:
+            out.write(
+                f"note: {chains.unkeyed:,} link(s) are not keyed (no chain key): they show"
+                " accidents, not a forger who can write to the database\n"
+            )
         for name, position in checked.items():
             bad = sum(1 for p in problems if p.check == name)
             verdict = f"{bad} difference(s)" if bad else "matches the log"
@@ -167,7 +235,7 @@ async def _verify(
         if problems:
             out.write(f"{len(problems)} problem(s):\n")
             for problem in problems:
-                out.write(f"  [{problem.check}] {problem.detail}\n")
+                out.write(f"  [{problem.check}] {printable(problem.detail)}\n")
         else:
             out.write("OK: every stream's hash chain is intact and every read model matches\n")
     return 1 if problems else 0

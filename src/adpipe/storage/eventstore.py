@@ -2,14 +2,13 @@
 
 Every append takes the events table lock, so the global `position` order equals commit order.
 The lock also makes an append's guards (`NoneSince`) exact: what they check cannot change
-before the append commits.
+before the append commits, and it gives each event a single predecessor in the whole log, which
+the tamper-evident chain (`chain.py`) links to.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -29,6 +28,8 @@ from adpipe.events.catalogue import (
     event_to_builtins,
 )
 
+from .chain import canonical_json, link
+
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
@@ -39,37 +40,6 @@ NOTIFY_CHANNEL: Final = "adpipe_events"
 
 _COLUMNS = "position, id, stream, version, type, data::text, metadata::text, recorded_at, hash"
 _metadata_decoder = msgspec.json.Decoder(Metadata)
-
-
-def canonical_json(value: Any) -> str:
-    """Key-sorted compact JSON: the same bytes before and after a JSONB round trip."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def chain_hash(
-    prev_hash: str,
-    *,
-    event_id: str,
-    stream: str,
-    version: int,
-    event_type: str,
-    data: Any,
-    metadata: Any,
-    recorded_at: datetime,
-) -> str:
-    """The hash chain link of one event: an edited, inserted or deleted event breaks the chain."""
-    body = canonical_json(
-        {
-            "id": event_id,
-            "stream": stream,
-            "version": version,
-            "type": event_type,
-            "data": data,
-            "metadata": metadata,
-            "recordedAt": recorded_at.astimezone(UTC).isoformat(),
-        }
-    )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
 def envelope_from_row(row: Sequence[Any]) -> Envelope:
@@ -130,8 +100,10 @@ class EventStore:
         *,
         lock_timeout_ms: int = 5000,
         transient_retries: int = 3,
+        chain_key: bytes | None = None,
     ) -> None:
         self.pool = pool
+        self._chain_key = chain_key
         self._lock_timeout = f"{int(lock_timeout_ms)}ms"
         self._transient_retries = transient_retries
 
@@ -178,10 +150,17 @@ class EventStore:
         guards: Sequence[NoneSince],
     ) -> list[Envelope]:
         ids = [uuid.UUID(e.id) for e in batch]
-        meta_builtins = msgspec.to_builtins(meta)
+        meta_json = canonical_json(msgspec.to_builtins(meta))
+        datas = [canonical_json(event_to_builtins(new.event)) for new in batch]
         async with self.pool.connection() as conn, conn.transaction():
-            # Pipelined: the lock, the duplicate check and the stream head cost one round trip.
+            # Pipelined: the lock, the duplicate check, the heads of the stream and of the log,
+            # and the stored (jsonb-normalised) forms the chain hashes cost one round trip.
             async with conn.pipeline():
+                stored_cur = await conn.execute(
+                    "SELECT %s::jsonb::text, d::jsonb::text FROM unnest(%s::text[])"
+                    " WITH ORDINALITY AS u(d, n) ORDER BY n",
+                    [meta_json, datas],
+                )
                 await conn.execute(
                     sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(self._lock_timeout))
                 )
@@ -199,9 +178,14 @@ class EventStore:
                     " ORDER BY version DESC LIMIT 1",
                     [stream],
                 )
+                log_head_cur = await conn.execute(
+                    "SELECT hash FROM events ORDER BY position DESC LIMIT 1"
+                )
                 guard_curs = [await conn.execute(*_guard_query(g)) for g in guards]
+                stored = await stored_cur.fetchall()
                 existing = await dup_cur.fetchall()
                 last = await head_cur.fetchone()
+                log_head = await log_head_cur.fetchone()
                 held = [bool((await cur.fetchone() or (False,))[0]) for cur in guard_curs]
             if existing:
                 if len(existing) == len(ids) and all(r[2] == stream for r in existing):
@@ -210,34 +194,37 @@ class EventStore:
                     f"event ids already recorded elsewhere: {[str(r[1]) for r in existing]}"
                 )
             current, prev_hash = (last[0], last[1]) if last else (0, "")
+            prev_in_log = log_head[0] if log_head else ""
             if expected != ANY and expected != current:
                 raise StreamVersionConflict(stream, expected, current)
             for guard, ok in zip(guards, held, strict=True):
                 if not ok:
                     raise GuardFailed(guard.reason)
             recorded_at = datetime.now(UTC)
-            meta_json = canonical_json(meta_builtins)
-            columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
-            for offset, new in enumerate(batch, start=1):
-                data = event_to_builtins(new.event)
+            columns: tuple[list[Any], ...] = ([], [], [], [], [])
+            for offset, (new, data, (meta_text, data_text)) in enumerate(
+                zip(batch, datas, stored, strict=True), start=1
+            ):
                 event_type = type(new.event).type_name()
-                prev_hash = chain_hash(
+                prev_hash = prev_in_log = link(
+                    self._chain_key,
                     prev_hash,
+                    prev_in_log,
                     event_id=new.id,
                     stream=stream,
                     version=current + offset,
                     event_type=event_type,
-                    data=data,
-                    metadata=meta_builtins,
+                    data_text=data_text,
+                    metadata_text=meta_text,
                     recorded_at=recorded_at,
                 )
                 for column, value in zip(
                     columns,
-                    (new.id, current + offset, event_type, canonical_json(data), prev_hash),
-                    strict=False,
+                    (new.id, current + offset, event_type, data, prev_hash),
+                    strict=True,
                 ):
                     column.append(value)
-            ids_col, versions, types, datas, hashes = columns[:5]
+            ids_col, versions, types, data_col, hashes = columns
             async with conn.pipeline():
                 cur = await conn.execute(
                     "INSERT INTO events (id, stream, version, type, data, metadata, recorded_at,"
@@ -245,7 +232,7 @@ class EventStore:
                     " FROM unnest(%s::uuid[], %s::int[], %s::text[], %s::jsonb[], %s::text[])"
                     " AS u(i, v, t, d, h)"
                     f" RETURNING {_COLUMNS}",
-                    [stream, meta_json, recorded_at, ids_col, versions, types, datas, hashes],
+                    [stream, meta_json, recorded_at, ids_col, versions, types, data_col, hashes],
                 )
                 # Delivered at commit; it only wakes readers, who re-read from their checkpoint.
                 await conn.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])

@@ -1,0 +1,137 @@
+"""The log's tamper evidence: every event is linked to the one before it in its stream *and* to the
+one before it in the whole log, with an HMAC keyed by a secret that lives outside the database.
+
+Threat model, in short (the README has it in full): someone who can write to the database but does
+not hold the chain key can edit, insert or delete events, re-hash nothing that `verify` accepts,
+delete a whole stream or a stream's tail (the next event in the log no longer chains), or rebuild
+the read models from a doctored log — each is named by `verify`. What the chain alone cannot show
+is the newest events cut off the end of the log; an exported anchor (`adpipe replay anchor`)
+closes that up to the anchor's position. Without a key (`ADPIPE_CHAIN_KEY[_FILE]` unset) links are
+plain SHA-256: they still catch accidents, not a forger.
+
+Links hash the *stored* form of an event — its data and metadata as Postgres's jsonb prints them,
+re-serialised canonically — so a number jsonb normalises (`-0.0`, `1e16`) hashes the same on
+append and on verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+KEYED: Final = "k1:"  # HMAC-SHA256 under the chain key
+PLAIN: Final = "s1:"  # SHA-256 only: no key was configured when it was written
+# Links written before the chain covered the whole log carry no prefix: SHA-256 over the previous
+# link in the stream only (see `legacy_link`). They verify as before and are reported as unkeyed.
+
+
+def canonical_json(value: Any) -> str:
+    """Key-sorted compact JSON: the same bytes before and after a JSONB round trip."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _body(
+    *,
+    event_id: str,
+    stream: str,
+    version: int,
+    event_type: str,
+    data_text: str,
+    metadata_text: str,
+    recorded_at: datetime,
+) -> str:
+    return canonical_json(
+        {
+            "id": event_id,
+            "stream": stream,
+            "version": version,
+            "type": event_type,
+            "data": json.loads(data_text),
+            "metadata": json.loads(metadata_text),
+            "recordedAt": recorded_at.astimezone(UTC).isoformat(),
+        }
+    )
+
+
+def link(
+    key: bytes | None,
+    prev_in_stream: str,
+    prev_in_log: str,
+    *,
+    event_id: str,
+    stream: str,
+    version: int,
+    event_type: str,
+    data_text: str,
+    metadata_text: str,
+    recorded_at: datetime,
+) -> str:
+    """One event's link; `*_text` are the stored jsonb texts (`data::text`), not our own JSON."""
+    body = _body(
+        event_id=event_id,
+        stream=stream,
+        version=version,
+        event_type=event_type,
+        data_text=data_text,
+        metadata_text=metadata_text,
+        recorded_at=recorded_at,
+    )
+    message = f"{prev_in_stream}\n{prev_in_log}\n{body}".encode()
+    if key is None:
+        return PLAIN + hashlib.sha256(message).hexdigest()
+    return KEYED + hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def legacy_link(
+    prev_in_stream: str,
+    *,
+    event_id: str,
+    stream: str,
+    version: int,
+    event_type: str,
+    data_text: str,
+    metadata_text: str,
+    recorded_at: datetime,
+) -> str:
+    """The link of events recorded before keyed, log-wide chaining: SHA-256 per stream."""
+    body = _body(
+        event_id=event_id,
+        stream=stream,
+        version=version,
+        event_type=event_type,
+        data_text=data_text,
+        metadata_text=metadata_text,
+        recorded_at=recorded_at,
+    )
+    return hashlib.sha256((prev_in_stream + body).encode()).hexdigest()
+
+
+def is_keyed(stored: str) -> bool:
+    return stored.startswith(KEYED)
+
+
+def sign(key: bytes, payload: dict[str, Any]) -> str:
+    """An HMAC over a small JSON document (an anchor), hex."""
+    return hmac.new(key, canonical_json(payload).encode(), hashlib.sha256).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def ensure_key_file(path: Path) -> bool:
+    """Creates a random chain key readable by its owner only, unless one exists; answers
+    whether it created one. Losing the file means old keyed links can no longer be checked."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_urlsafe(48) + "\n")
+    return True
