@@ -101,7 +101,8 @@ def address_class(address: str) -> str | None:
     if inner is None:
         return _class_of(ip)
     inner_class = _class_of(inner)
-    return None if inner_class is None else f"a form of {inner}, {inner_class}"
+    # The embedded address is not named: a refusal must not reveal what a name resolved to.
+    return None if inner_class is None else f"an IPv6 form of {inner_class}"
 
 
 def _ip_literal(host: str) -> IPAddress | None:
@@ -111,8 +112,19 @@ def _ip_literal(host: str) -> IPAddress | None:
         return None
 
 
+def is_cloud_metadata(address: str) -> bool:
+    """Whether `address` (or the IPv4 address an IPv6 form of it routes to) hands out cloud
+    credentials: refused even when private addresses are allowed for local testing."""
+    ip = ipaddress.ip_address(address)
+    return ip in _CLOUD_METADATA or _embedded_ipv4(ip) in _CLOUD_METADATA
+
+
 class UrlGuard:
-    """Decides whether a URL may be fetched; `allow_private=True` turns the address checks off.
+    """Decides whether a URL may be fetched; `allow_private=True` turns the address checks off,
+    except for cloud metadata addresses, which are never fetched.
+
+    Refusals name the host and the kind of address, never the address a name resolved to: an
+    outsider must not learn the layout of the network behind us from our error texts.
 
     `trusted_addresses` are resolver answers that count as public. They exist for tests that
     fake a public host on loopback; a URL that names an address literally is always judged by
@@ -155,11 +167,17 @@ class UrlGuard:
         """The addresses of `host`, or UrlRefused if any of them is not public."""
         literal = _ip_literal(host)
         if literal is not None:
+            if self.allow_private and is_cloud_metadata(host):
+                raise UrlRefused(f"refusing to fetch from {host}: it is a cloud metadata address")
             if not self.allow_private and (reason := address_class(host)) is not None:
                 raise UrlRefused(f"refusing to fetch from {host}: it is {reason}")
             return [host]
         addresses = await self._lookup(host, port)
         if self.allow_private:
+            if any(is_cloud_metadata(address) for address in addresses):
+                raise UrlRefused(
+                    f"refusing to fetch from {host}: it resolves to a cloud metadata address"
+                )
             return addresses
         for address in addresses:
             if address in self._trusted:
@@ -167,9 +185,7 @@ class UrlGuard:
             # One bad answer refuses the host: skipping it would let a name that mixes public
             # and internal addresses through on the next lookup.
             if (reason := address_class(address)) is not None:
-                raise UrlRefused(
-                    f"refusing to fetch from {host}: it resolves to {address}, {reason}"
-                )
+                raise UrlRefused(f"refusing to fetch from {host}: it resolves to {reason}")
         return addresses
 
     async def _lookup(self, host: str, port: int) -> list[str]:

@@ -369,7 +369,7 @@ async def test_a_public_host_is_fetched_with_the_guard_on(server: Server, dest_d
     [
         ("/to-loopback", "127.0.0.1: it is a loopback address"),
         ("/to-ipv6-loopback", "::1: it is a loopback address"),
-        ("/to-internal-name", "internal.test: it resolves to ::1, a loopback address"),
+        ("/to-internal-name", "internal.test: it resolves to a loopback address"),
     ],
 )
 async def test_a_redirect_to_loopback_is_refused_with_the_guard_on(
@@ -390,7 +390,8 @@ async def test_a_name_that_rebinds_between_check_and_connect_is_refused_by_the_c
     # the connection is refused by the session's resolver, never opened.
     guard, resolver = fake_public({"rebind.test": [["127.0.0.1"], ["::1"]]})
     error = await fetch_fails(f"http://rebind.test:{server.port}/image.jpg", dest_dir, guard=guard)
-    assert isinstance(error, UrlRefused) and "::1, a loopback address" in error.detail
+    assert isinstance(error, UrlRefused) and "resolves to a loopback address" in error.detail
+    assert "::1" not in error.detail
     assert resolver.asked == ["rebind.test", "rebind.test"]
     assert server.hits["/image.jpg"] == 0
 
@@ -398,7 +399,7 @@ async def test_a_name_that_rebinds_between_check_and_connect_is_refused_by_the_c
 async def test_the_session_resolves_names_through_the_guard(server: Server) -> None:
     guard, _ = fake_public({"internal.test": [["::1"]]})
     async with make_session(guard, FAST) as session:
-        with pytest.raises(UrlRefused, match=r"internal\.test: it resolves to ::1"):
+        with pytest.raises(UrlRefused, match=r"internal\.test: it resolves to a loopback"):
             await session.get(f"http://internal.test:{server.port}/image.jpg")
     assert server.hits["/image.jpg"] == 0
 
