@@ -4,6 +4,11 @@ Each projection keeps its checkpoint row in the same transaction as its table wr
 takes effect exactly once however often the projector crashes and restarts. The batch transaction
 first locks the checkpoint row and checks it still holds the position the batch started from:
 two projector processes, or a rebuild running beside one, can never apply a batch twice.
+
+An event a projection cannot fold (a bug, data it does not expect) is skipped and recorded in
+`projection_failures` with its error, so one bad event degrades one read model instead of holding
+every projection — and every write waiting for them — behind it. `/readyz` reports the degraded
+projection; `adpipe replay rebuild` folds the events again once the projection is fixed.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import psycopg
 
 from adpipe.errors import DependencyUnavailable
 
@@ -112,6 +120,18 @@ class Projector:
         self, projection: Projection, expected: int, batch: Sequence[Envelope]
     ) -> bool:
         """Applies a batch atomically with its checkpoint; False if the checkpoint moved."""
+        try:
+            return await self._apply_batch(projection, expected, batch, isolate=False)
+        except Exception as exc:
+            if _transient(exc):
+                raise
+            # Some event of the batch does not fold: again, each event in a savepoint, so the
+            # others take effect and the bad one is recorded. Only this slow path pays for them.
+            return await self._apply_batch(projection, expected, batch, isolate=True)
+
+    async def _apply_batch(
+        self, projection: Projection, expected: int, batch: Sequence[Envelope], *, isolate: bool
+    ) -> bool:
         name = projection.checkpoint_name()
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
@@ -121,8 +141,18 @@ class Projector:
             if row is None or int(row[0]) != expected:
                 return False
             for envelope in batch:
-                if projection.handles is None or envelope.type in projection.handles:
+                if projection.handles is not None and envelope.type not in projection.handles:
+                    continue
+                if not isolate:
                     await projection.apply(conn, envelope)
+                    continue
+                try:
+                    async with conn.transaction():  # a savepoint
+                        await projection.apply(conn, envelope)
+                except Exception as exc:
+                    if _transient(exc):
+                        raise
+                    await _record_failure(conn, projection, envelope, exc)
             await conn.execute(
                 "UPDATE checkpoints SET position = %s, updated_at = now() WHERE name = %s",
                 [batch[-1].position, name],
@@ -152,10 +182,57 @@ class Projector:
             )
             for table in projection.tables:
                 await conn.execute(f"TRUNCATE {table}")
+            await conn.execute(
+                "DELETE FROM projection_failures WHERE projection = %s", [projection.name]
+            )
 
     async def rebuild(self, projection: Projection) -> int:
         await self.reset(projection)
         return await self.catch_up(projection)
+
+
+def _transient(exc: BaseException) -> bool:
+    """The database went away or refused for now: retry the batch, skip nothing."""
+    return isinstance(exc, psycopg.OperationalError | psycopg.errors.SerializationFailure)
+
+
+async def _record_failure(
+    conn: AsyncConnection[Any], projection: Projection, envelope: Envelope, exc: Exception
+) -> None:
+    error = f"{type(exc).__name__}: {exc}"
+    log.error(
+        "projection %s cannot fold event %s (%s at position %d), skipped: %s",
+        projection.name,
+        envelope.id,
+        envelope.type,
+        envelope.position,
+        error,
+    )
+    await conn.execute(
+        "INSERT INTO projection_failures (projection, position, event_id, event_type, error)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (projection, position)"
+        " DO UPDATE SET error = excluded.error, recorded_at = now()",
+        [projection.name, envelope.position, envelope.id, envelope.type, error[:2000]],
+    )
+
+
+@dataclass(frozen=True)
+class Degraded:
+    """A projection that skipped events it could not fold."""
+
+    projection: str
+    events: int
+    first_position: int
+    first_error: str
+
+
+async def degraded_projections(pool: AsyncConnectionPool[Any]) -> list[Degraded]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT DISTINCT ON (projection) projection, count(*) OVER (PARTITION BY projection),"
+            " position, error FROM projection_failures ORDER BY projection, position"
+        )
+        return [Degraded(r[0], int(r[1]), int(r[2]), r[3]) for r in await cur.fetchall()]
 
 
 async def projections_position(pool: AsyncConnectionPool[Any], names: Sequence[str]) -> int:

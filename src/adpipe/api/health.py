@@ -10,6 +10,7 @@ from litestar import Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
+from adpipe.projector import degraded_projections
 from adpipe.storage.migrations import pending_migrations
 
 from .errors import PROBLEM_JSON, Problem, problem, problem_response_of
@@ -42,6 +43,12 @@ async def readyz(state: State) -> Response[Any]:
     api: ApiState = state.api
     checks = {"postgres": await _postgres(api), "nats": await _nats(api)}
     if all(v in ("ok", "not configured") for v in checks.values()):
+        # A degraded read model still answers (it skipped what it could not fold): ready, and
+        # saying so, rather than taking the API out of rotation.
+        degraded = await _degraded(api)
+        if degraded:
+            checks["projections"] = degraded
+            return Response(Health(status="degraded", checks=checks))
         return Response(Health(status="ready", checks=checks))
     failed = ", ".join(f"{k}: {v}" for k, v in checks.items() if v not in ("ok", "not configured"))
     return problem_response_of(problem(503, f"not ready ({failed})", checks=checks))
@@ -57,6 +64,20 @@ async def _postgres(api: ApiState) -> str:
     if pending:
         return f"migrations not applied: {', '.join(pending)}"
     return "ok"
+
+
+async def _degraded(api: ApiState) -> str:
+    try:
+        async with asyncio.timeout(CHECK_SECONDS):
+            degraded = await degraded_projections(api.core.pool)
+    except Exception as exc:
+        return f"unknown ({type(exc).__name__})"
+    return "; ".join(
+        f"degraded: {d.projection} skipped {d.events} event(s) it could not fold, the first at"
+        f" position {d.first_position} ({d.first_error}); fix, then `adpipe replay rebuild"
+        f" {d.projection}`"
+        for d in degraded
+    )
 
 
 async def _nats(api: ApiState) -> str:

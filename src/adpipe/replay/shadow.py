@@ -225,6 +225,11 @@ class Shadow:
             "UPDATE checkpoints SET position = %s, updated_at = now() WHERE name = %s",
             [self.position, self.checkpoint],
         )
+        # Everything up to here folded: what the live projection had skipped is no longer so.
+        await conn.execute(
+            "DELETE FROM projection_failures WHERE projection = %s AND position <= %s",
+            [self.projection.name, self.position],
+        )
         await conn.execute("SELECT pg_notify(%s, %s)", [PROJECTIONS_CHANNEL, str(self.position)])
 
     # ---- verify ---------------------------------------------------------------------------
