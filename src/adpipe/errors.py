@@ -82,3 +82,15 @@ class DependencyUnavailable(AdpipeError, ConnectionError):
 
     status_code = 503
     title = "Service unavailable"
+
+
+class TooManyRequests(AdpipeError):
+    """A per-user (or per-key) limit is reached; `retry_after` says when to try again (s)."""
+
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, limit: str) -> None:
+        super().__init__(detail, retry_after=retry_after, limit=limit)
+        self.retry_after = retry_after
+        self.limit = limit

@@ -60,6 +60,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retry_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 15.0, 60.0)
     service_concurrency: int = 4
 
+    # A comment line this often keeps proxies from closing an idle SSE stream; a revoked key's
+    # streams close within one.
+    sse_heartbeat_seconds: float = 15.0
+    # Live streams one API key may hold open at once: enough for a studio in several tabs, not
+    # enough for one key to hold every connection of the process.
+    sse_streams_per_key: int = 20
+
     # How long the API waits for projections to reach its own write (read-your-writes).
     projection_wait_seconds: float = 10.0
     # How long POST /jobs waits for the storyboard before answering 202.
@@ -124,6 +131,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "allow_private_urls": _flag(env.get("ADPIPE_ALLOW_PRIVATE_URLS")),
     }
     values["chain_key"] = _chain_key(env, str(values["home"]))
+    if "ADPIPE_SSE_HEARTBEAT_SECONDS" in env:
+        values["sse_heartbeat_seconds"] = float(env["ADPIPE_SSE_HEARTBEAT_SECONDS"])
+    if "ADPIPE_SSE_STREAMS_PER_KEY" in env:
+        values["sse_streams_per_key"] = int(env["ADPIPE_SSE_STREAMS_PER_KEY"])
     if "ADPIPE_UPLOAD_MAX_BYTES" in env:
         values["upload_max_bytes"] = int(env["ADPIPE_UPLOAD_MAX_BYTES"])
     values.update(overrides)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
-import pytest
+import msgspec
 
 from adpipe.api.keys import create_key
 from adpipe.context import Core
@@ -85,9 +85,9 @@ async def test_a_client_reconnecting_mid_job_misses_nothing(core: Core) -> None:
 
 
 async def test_idle_streams_get_heartbeats_and_a_finished_job_closes_at_once(
-    core: Core, monkeypatch: pytest.MonkeyPatch
+    core: Core,
 ) -> None:
-    monkeypatch.setenv("ADPIPE_SSE_HEARTBEAT_SECONDS", "0.3")
+    core.settings = msgspec.structs.replace(core.settings, sse_heartbeat_seconds=0.3)
     key = await create_key(core.pool, "alice")
     job, done = str(uuid.uuid4()), str(uuid.uuid4())
     await append_each(core.store, job, lifecycle(job, "alice")[:1])

@@ -70,8 +70,10 @@ def create_app(
 
     async def start(app: Litestar) -> None:
         await api.projections.start()
+        await api.live.start()
 
     async def stop(app: Litestar) -> None:
+        await api.live.stop()
         await api.projections.stop()
 
     return Litestar(

@@ -173,6 +173,8 @@ def problem_for(
         headers = {"www-authenticate": "Bearer"} if status == 401 else {}
         if status == 416 and "size" in exc.extra:
             headers["content-range"] = f"bytes */{exc.extra['size']}"
+        if status == 429 and "retry_after" in exc.extra:
+            headers["retry-after"] = str(max(1, int(exc.extra["retry_after"])))
         return problem(
             status,
             exc.detail,

@@ -1,12 +1,14 @@
 """/api/v3/jobs/{id}/events (server-sent events, live) and /api/v3/jobs/{id}/history (JSON pages).
 
 Each SSE message's `id:` is the event's global position: a client reconnecting with
-`Last-Event-ID` gets exactly what came after it. The stream closes after the job's last event.
+`Last-Event-ID` gets exactly what came after it. The stream closes after the job's last event, or
+within a heartbeat of its API key being revoked. New events reach open streams through the
+process's `LiveHub` (one read of the log per wake-up for all of them).
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Final
@@ -35,11 +37,6 @@ AfterPosition = Annotated[
         description="Only events after this global position (like the Last-Event-ID header)",
     ),
 ]
-
-
-def heartbeat_seconds() -> float:
-    """A comment line this often keeps proxies from closing an idle stream (default 15 s)."""
-    return float(os.environ.get("ADPIPE_SSE_HEARTBEAT_SECONDS", "15"))
 
 
 class HistoryPage(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -98,34 +95,46 @@ def _resume_from(request: Request[Any, Any, Any], after: int | None) -> int:
     return int(header)
 
 
-async def _follow(api: ApiState, stream: str, after: int) -> AsyncIterator[ServerSentEventMessage]:
+async def _follow(
+    api: ApiState, stream: str, after: int, token: str
+) -> AsyncIterator[ServerSentEventMessage]:
     """Past events, then new ones as they are appended; ends after the job's final event."""
-    waker = api.core.waker
-    heartbeat = heartbeat_seconds()
-    last_sent = time.monotonic()
-    while True:
-        seen = waker.generation
-        batch = await _events_after(api, stream, after)
-        for envelope in batch:
-            after = envelope.position
-            last_sent = time.monotonic()
-            yield ServerSentEventMessage(
-                id=envelope.position, event=envelope.type, data=encode(envelope).decode()
-            )
-            if envelope.type in FINAL_TYPES:
-                return
-        if batch:
-            continue
-        last_position, last_type = await _last_event(api, stream)
-        if last_position > after:
-            continue  # appended since we looked: read it first
-        if last_type in FINAL_TYPES:
+    heartbeat = api.settings.sse_heartbeat_seconds
+    async with api.live.watch(stream, token) as watch:
+        # The past is read after the watch is registered: whatever commits from now on
+        # reaches the queue, so nothing falls between the two (duplicates are skipped below).
+        while batch := await _events_after(api, stream, after):
+            for envelope in batch:
+                after = envelope.position
+                yield _message(envelope)
+                if envelope.type in FINAL_TYPES:
+                    return
+        if after and (await _last_event(api, stream))[1] in FINAL_TYPES:
             return  # resumed after the end: nothing more will come
-        # Any append wakes us; we re-read this job's stream from our position, so nothing is lost.
-        await waker.wait(seen, max(0.05, heartbeat - (time.monotonic() - last_sent)))
-        if time.monotonic() - last_sent >= heartbeat:
+        last_sent = time.monotonic()
+        while True:
+            try:
+                async with asyncio.timeout(max(0.01, heartbeat - (time.monotonic() - last_sent))):
+                    new = await watch.queue.get()
+            except TimeoutError:
+                last_sent = time.monotonic()
+                yield ServerSentEventMessage(comment="heartbeat", data=None)
+                continue
+            if new is None:
+                return  # the key was revoked
+            if new.position <= after:
+                continue  # already sent from the past
+            after = new.position
             last_sent = time.monotonic()
-            yield ServerSentEventMessage(comment="heartbeat", data=None)
+            yield _message(new)
+            if new.type in FINAL_TYPES:
+                return
+
+
+def _message(envelope: Envelope) -> ServerSentEventMessage:
+    return ServerSentEventMessage(
+        id=envelope.position, event=envelope.type, data=encode(envelope).decode()
+    )
 
 
 @get(
@@ -143,7 +152,11 @@ async def job_events(
 ) -> ServerSentEvent:
     stream = await _check_owner(api, user, job_id)
     start = _resume_from(request, after)
-    return ServerSentEvent(_follow(api, stream, start))
+    token = request.auth
+    assert isinstance(token, str)
+    # The cap is checked here, before the answer starts, so a refused stream is a plain 429.
+    api.live.check_capacity(token)
+    return ServerSentEvent(_follow(api, stream, start, token))
 
 
 @get(

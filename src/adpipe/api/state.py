@@ -11,6 +11,8 @@ from adpipe.events.catalogue import Envelope, Metadata, NewEvent, stream_id
 from adpipe.projections import PROJECTION_NAMES
 from adpipe.projector import wait_for_projections
 
+from .livehub import LiveHub
+
 if TYPE_CHECKING:
     from litestar import Request
     from litestar.datastructures import State
@@ -36,6 +38,8 @@ class ApiState:
         # LISTENs on the projector's channel: waiting for a read model wakes the moment it moves.
         self.projections = projections
         self.nats_ready = nats_ready
+        # One reader of the log for every live SSE stream of this process.
+        self.live = LiveHub(core)
 
     @property
     def settings(self) -> Settings:
