@@ -67,6 +67,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # enough for one key to hold every connection of the process.
     sse_streams_per_key: int = 20
 
+    # An Idempotency-Key claim is a lease this long: longer than any request's work after its
+    # claim (POST /jobs waits at most storyboard_wait_seconds), short enough that a key whose
+    # claim could not be released (the database went away) works again soon after.
+    idempotency_claim_seconds: float = 120.0
+    # Stored answers to Idempotency-Key requests are kept this long (a day, as payment APIs do).
+    idempotency_keep_hours: float = 24.0
+
     # How long the API waits for projections to reach its own write (read-your-writes).
     projection_wait_seconds: float = 10.0
     # How long POST /jobs waits for the storyboard before answering 202.

@@ -7,6 +7,7 @@ errors.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -21,11 +22,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 from adpipe import __version__
 from adpipe.projector import PROJECTIONS_CHANNEL
 from adpipe.storage.subscription import Waker
+from adpipe.tasks import cancel_and_wait
 
 from . import assets, campaigns, clients, jobs, live, webhooks
 from .auth import ApiKeyMiddleware
 from .errors import handle_exception
 from .health import healthz, readyz
+from .idempotency import purge_forever
 from .request_checks import check_request
 from .state import ApiState, NatsReady, provide_api, provide_user
 
@@ -68,11 +71,17 @@ def create_app(
         security=[{"apiKey": []}],
     )
 
+    purge: list[asyncio.Task[None]] = []
+
     async def start(app: Litestar) -> None:
         await api.projections.start()
         await api.live.start()
+        keep = core.settings.idempotency_keep_hours
+        purge.append(asyncio.create_task(purge_forever(core.pool, keep), name="idempotency-purge"))
 
     async def stop(app: Litestar) -> None:
+        for task in purge:
+            await cancel_and_wait(task)
         await api.live.stop()
         await api.projections.stop()
 

@@ -7,6 +7,11 @@ a key for a different request a 422; a JSON body counts by its content, so a ret
 re-serialises the same object (keys in another order, other spacing) is still the same request.
 Answers of 5xx are not kept: the retry runs again, with the same derived ids (see `IdSource`),
 so what the failed attempt did write is not repeated.
+
+A claim is a lease (`idempotency_claim_seconds`, longer than any request's work after its
+claim): a placeholder left by a process that died, or that could not release it because the
+database went away, is taken over once the lease has run out — so after an outage the key works
+again within a bounded time. Stored answers are purged after `idempotency_keep_hours`.
 """
 
 from __future__ import annotations
@@ -33,8 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
-# A placeholder older than this belongs to a process that died mid-request: take it over.
-STALE_AFTER_SECONDS = 600
+PURGE_EVERY_SECONDS = 3600.0
 
 
 @dataclass
@@ -113,7 +117,8 @@ async def run_once(
         return (await _attempt(work, IdSource(user))).response()
     key = _check_key(raw_key)
     print_ = fingerprint(request.method, request.url.path, body)
-    stored = await _claim(pool, user, key, print_)
+    lease = request.app.state.api.settings.idempotency_claim_seconds
+    stored = await _claim(pool, user, key, print_, lease)
     if stored is not None:
         return stored.response(replayed=True)
     try:
@@ -135,7 +140,9 @@ async def _attempt(work: Callable[[IdSource], Awaitable[Reply]], ids: IdSource) 
         return Reply.problem(exc)
 
 
-async def _claim(pool: AsyncConnectionPool[Any], user: str, key: str, print_: str) -> Reply | None:
+async def _claim(
+    pool: AsyncConnectionPool[Any], user: str, key: str, print_: str, lease: float
+) -> Reply | None:
     """None when this request now owns the key; the stored reply when it already ran."""
     async with pool.connection() as conn:
         cur = await conn.execute(
@@ -149,11 +156,11 @@ async def _claim(pool: AsyncConnectionPool[Any], user: str, key: str, print_: st
             "SELECT fingerprint, status_code, headers::text, body,"
             " created_at < now() - make_interval(secs => %s)"
             " FROM idempotency_keys WHERE user_id = %s AND key = %s",
-            [STALE_AFTER_SECONDS, user, key],
+            [lease, user, key],
         )
         row = await cur.fetchone()
         if row is None:  # released between our insert and select: try once more
-            return await _claim(pool, user, key, print_)
+            return await _claim(pool, user, key, print_, lease)
         stored_print, status, headers, body, stale = row
         if stored_print != print_:
             raise ValidationFailed(
@@ -195,5 +202,23 @@ async def _release(pool: AsyncConnectionPool[Any], user: str, key: str) -> None:
                 "DELETE FROM idempotency_keys WHERE user_id = %s AND key = %s AND status_code = 0",
                 [user, key],
             )
-    except Exception as exc:  # the placeholder goes stale and is taken over later
+    except Exception as exc:  # the claim's lease runs out and a retry takes it over
         log.warning("could not release idempotency key: %s", exc)
+
+
+async def purge_forever(pool: AsyncConnectionPool[Any], keep_hours: float) -> None:
+    """Deletes stored answers older than `keep_hours`, hourly, until cancelled. Every API
+    process may run it: the deletes are idempotent."""
+    while True:
+        try:
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    "DELETE FROM idempotency_keys"
+                    " WHERE created_at < now() - make_interval(secs => %s)",
+                    [keep_hours * 3600],
+                )
+                if cur.rowcount:
+                    log.info("purged %d idempotency keys older than %g h", cur.rowcount, keep_hours)
+        except Exception as exc:  # the database is away: try again next time
+            log.warning("could not purge old idempotency keys: %s", exc)
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
