@@ -105,6 +105,36 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 CHAIN_KEY_FILE = "chain.key"
+# Written by `adpipe up` while it runs: how tools beside it (`adpipe keys`, `adpipe replay`, …,
+# with the same ADPIPE_HOME) reach its Postgres and NATS without DATABASE_URL and NATS_URL.
+STACK_FILE = "stack.json"
+
+
+class RunningStack(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    database_url: str
+    nats_url: str
+    pid: int
+
+
+def running_stack(home: str | Path) -> RunningStack | None:
+    """What `adpipe up` in `home` wrote about itself, if anything (it may have died since)."""
+    try:
+        return msgspec.json.decode((Path(home) / STACK_FILE).read_bytes(), type=RunningStack)
+    except (OSError, msgspec.DecodeError):
+        return None
+
+
+def write_running_stack(home: str | Path, stack: RunningStack) -> None:
+    path = Path(home) / STACK_FILE
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(msgspec.json.encode(stack))
+    tmp.replace(path)
+
+
+def forget_running_stack(home: str | Path) -> None:
+    (Path(home) / STACK_FILE).unlink(missing_ok=True)
 
 
 def _flag(value: str | None) -> bool:
@@ -138,6 +168,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "allow_private_urls": _flag(env.get("ADPIPE_ALLOW_PRIVATE_URLS")),
     }
     values["chain_key"] = _chain_key(env, str(values["home"]))
+    if not values["database_url"] and (stack := running_stack(str(values["home"]))) is not None:
+        values["database_url"] = stack.database_url
+        values["nats_url"] = values["nats_url"] or stack.nats_url
     if "ADPIPE_SSE_HEARTBEAT_SECONDS" in env:
         values["sse_heartbeat_seconds"] = float(env["ADPIPE_SSE_HEARTBEAT_SECONDS"])
     if "ADPIPE_SSE_STREAMS_PER_KEY" in env:

@@ -1,6 +1,7 @@
 """`adpipe replay …`: job timelines, a job's state at any point, verify, rebuild, export.
 
-Connects with `--database-url` or `DATABASE_URL`; the chain key comes from `ADPIPE_CHAIN_KEY`,
+Connects with `--database-url`, `DATABASE_URL`, or the `adpipe up` running in `ADPIPE_HOME`
+(default ./.adpipe); the chain key comes from `ADPIPE_CHAIN_KEY`,
 `ADPIPE_CHAIN_KEY_FILE` or `$ADPIPE_HOME/chain.key`, as for every role. Exit status: 0 fine,
 1 verify found differences, 2 the request could not be carried out (unknown job, bad arguments,
 no database).
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -100,9 +100,13 @@ async def run(argv: list[str], *, out: TextIO | None = None, err: TextIO | None 
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse has already printed
         return int(exc.code or 0)
-    url = getattr(args, "database_url", None) or os.environ.get("DATABASE_URL", "")
+    url = getattr(args, "database_url", None) or load_settings().database_url
     if not url:
-        print("adpipe replay: set DATABASE_URL or pass --database-url", file=err)
+        print(
+            "adpipe replay: no database: run it beside `adpipe up` (same ADPIPE_HOME),"
+            " set DATABASE_URL or pass --database-url",
+            file=err,
+        )
         return 2
     try:
         key = _chain_key()
