@@ -14,7 +14,7 @@ from adpipe.errors import AdpipeError, Conflict, NotFound, PayloadTooLarge, Vali
 from adpipe.events.asset import AssetDeleted, AssetMetadata, AssetRegistered, AssetStored
 from adpipe.events.catalogue import stream_id
 from adpipe.pricing import storage_cost
-from adpipe.storage.eventstore import NO_STREAM
+from adpipe.storage.eventstore import NO_STREAM, GuardFailed
 
 from . import reads
 from .blobs import BLOB_METHODS, blob_response
@@ -33,6 +33,8 @@ from .fields import (
 from .idempotency import Reply, run_once
 from .openapi import asset_create_operation, binary_response
 from .refs import (
+    DELETE_ATTEMPTS,
+    asset_unused_since,
     check_owner_refs,
     type_from_media_type,
     type_from_name,
@@ -337,20 +339,33 @@ async def asset_thumbnail(
 async def delete_asset(
     api: ApiState, user: str, request: Request[Any, Any, Any], asset_id: str
 ) -> None:
-    envelopes = await api.load_owned("asset", asset_id, user)
-    jobs = await reads.jobs_using_asset(api.core.pool, user, asset_id)
-    if jobs:
-        raise Conflict(
-            f"asset {asset_id} is used by unfinished job{'s' * (len(jobs) != 1)}"
-            f" {', '.join(jobs)}; let them finish (or cancel them) first"
-        )
-    await api.record(
-        stream_id("asset", asset_id),
-        [AssetDeleted()],
-        envelopes[-1].version,
-        request_metadata(request, user),
-        IdSource(user),
-    )
+    stream = stream_id("asset", asset_id)
+    # As for clients (`delete_owner`): look once the read models hold everything up to P, then
+    # delete only if no job using the asset was created after P; a new job, in turn, refuses an
+    # asset deleted meanwhile (`still_live`). Never both.
+    for attempt in range(1, DELETE_ATTEMPTS + 1):
+        envelopes = await api.load_owned("asset", asset_id, user)
+        since = await api.core.store.last_position()
+        await api.settle(since)
+        jobs = await reads.jobs_using_asset(api.core.pool, user, asset_id)
+        if jobs:
+            raise Conflict(
+                f"asset {asset_id} is used by unfinished job{'s' * (len(jobs) != 1)}"
+                f" {', '.join(jobs)}; let them finish (or cancel them) first"
+            )
+        try:
+            await api.record(
+                stream,
+                [AssetDeleted()],
+                envelopes[-1].version,
+                request_metadata(request, user),
+                IdSource(user),
+                [asset_unused_since(asset_id, since)],
+            )
+            return
+        except GuardFailed:
+            if attempt == DELETE_ATTEMPTS:
+                raise
 
 
 router = Router(

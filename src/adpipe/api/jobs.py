@@ -24,7 +24,7 @@ from .idempotency import Reply, run_once
 from .job_access import job_document, job_row, job_views, wait_for_job
 from .job_requests import JobBody, resolve_creative
 from .openapi import binary_response
-from .refs import check_owner_refs
+from .refs import check_owner_refs, still_live
 from .scenes import scene_handlers
 from .state import ApiState, IdSource, request_metadata
 from .views import API, JobPage, JobView, PlannerView, job_state
@@ -82,6 +82,9 @@ async def _create(
     )
     job_id = ids.new("job")
     creative, registered = await resolve_creative(pool, user, data, ids, job_id)
+    # Assets given by id must still exist when the job commits: a delete racing this request
+    # either sees the job (and refuses) or trips this guard (and the job is refused).
+    guards += [still_live("asset", a.asset_id) for a in creative.assets if a.url is None]
     metadata = request_metadata(request, user)
     # Assets first: when the job's creation is seen, every asset it awaits already exists.
     for event in registered:

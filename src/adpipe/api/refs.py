@@ -87,9 +87,40 @@ async def check_owner_refs(
     return guards
 
 
-# Appends that make a client or campaign something's owner: a delete refuses to race them.
-OWNING_TYPES = ("campaign.created", "job.created")
 DELETE_ATTEMPTS = 3
+
+
+def owned_since(
+    kind: Literal["client", "campaign"], entity_id: str, position: int
+) -> list[NoneSince]:
+    """Guards for deleting a client or campaign: nothing it owns was created after `position`.
+    Only creations naming this one count: other clients' and other users' work never trips them."""
+    reason = f"{kind} {entity_id} is being used by requests in flight; try again"
+    jobs = NoneSince(
+        position=position,
+        types=("job.created",),
+        matching={"context": {f"{kind}Id": entity_id}},
+        reason=reason,
+    )
+    if kind == "campaign":
+        return [jobs]
+    campaigns = NoneSince(
+        position=position,
+        types=("campaign.created",),
+        matching={"clientId": entity_id},
+        reason=reason,
+    )
+    return [campaigns, jobs]
+
+
+def asset_unused_since(asset_id: str, position: int) -> NoneSince:
+    """Guard for deleting an asset: no job using it was created after `position`."""
+    return NoneSince(
+        position=position,
+        types=("job.created",),
+        matching={"creative": {"assets": [{"assetId": asset_id}]}},
+        reason=f"asset {asset_id} is being used by a job created meanwhile; try again",
+    )
 
 
 async def delete_owner(
@@ -106,8 +137,8 @@ async def delete_owner(
     The read models first catch up with the log as it is now (position P), so everything created
     before P is seen; the deletion is then appended with a guard refusing it if anything owned
     was created after P. Creations, in turn, carry `still_live` guards. Either way round, nothing
-    ends up owned by a deleted client or campaign. A guard that trips (usually someone else's
-    creation) just makes it look again.
+    ends up owned by a deleted client or campaign. A guard that trips (a creation under this
+    very client or campaign) just makes it look again.
     """
     stream = stream_id(kind, entity_id)
     for attempt in range(1, DELETE_ATTEMPTS + 1):
@@ -115,15 +146,11 @@ async def delete_owner(
         since = await api.core.store.last_position()
         await api.settle(since)
         await check_unused()
-        guard = NoneSince(
-            position=since,
-            types=OWNING_TYPES,
-            reason=f"{kind} {entity_id} is being used by requests in flight; try again",
-        )
+        guards = owned_since(kind, entity_id, since)
         deletion = ClientDeleted() if kind == "client" else CampaignDeleted()
         try:
             await api.record(
-                stream, [deletion], envelopes[-1].version, metadata, IdSource(user), [guard]
+                stream, [deletion], envelopes[-1].version, metadata, IdSource(user), guards
             )
             return
         except GuardFailed:

@@ -59,11 +59,13 @@ def envelope_from_row(row: Sequence[Any]) -> Envelope:
 
 class NoneSince(msgspec.Struct, frozen=True, kw_only=True):
     """Guard: no event of one of `types` was appended after log `position` (0: ever), in
-    `stream` or, without one, anywhere."""
+    `stream` or, without one, anywhere — counting only events whose data contains `matching`
+    (jsonb containment), so a rule about one client is not tripped by another's work."""
 
     position: int = 0
     types: tuple[str, ...]
     stream: str | None = None
+    matching: dict[str, Any] | None = None
     reason: str
 
 
@@ -88,6 +90,9 @@ def _guard_query(guard: NoneSince) -> tuple[str, list[Any]]:
     if guard.stream is not None:
         query += " AND stream = %s"
         params.append(guard.stream)
+    if guard.matching is not None:
+        query += " AND data @> %s::jsonb"
+        params.append(canonical_json(guard.matching))
     return query + ")", params
 
 
