@@ -60,6 +60,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retry_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 15.0, 60.0)
     service_concurrency: int = 4
 
+    # Per-user limits (429 with Retry-After past them; other users are unaffected).
+    # Unfinished jobs: a marketer reviews a handful at once; beyond that it is a script.
+    max_active_jobs_per_user: int = 25
+    # Requests a second per user, per API process, with bursts of this many seconds' worth:
+    # a studio polling and uploading stays far below; a runaway loop does not.
+    requests_per_second_per_user: float = 50.0
+    request_burst_seconds: float = 2.0
+    # Upload bytes per rolling 24 h: a day of heavy ad work, not a free file host.
+    upload_bytes_per_day_per_user: int = 20 * 1024**3
+    # Webhook subscriptions: every one costs a delivery per event.
+    max_webhooks_per_user: int = 20
+
     # A comment line this often keeps proxies from closing an idle SSE stream; a revoked key's
     # streams close within one.
     sse_heartbeat_seconds: float = 15.0
@@ -171,6 +183,14 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     if not values["database_url"] and (stack := running_stack(str(values["home"]))) is not None:
         values["database_url"] = stack.database_url
         values["nats_url"] = values["nats_url"] or stack.nats_url
+    if "ADPIPE_MAX_ACTIVE_JOBS_PER_USER" in env:
+        values["max_active_jobs_per_user"] = int(env["ADPIPE_MAX_ACTIVE_JOBS_PER_USER"])
+    if "ADPIPE_REQUESTS_PER_SECOND_PER_USER" in env:
+        values["requests_per_second_per_user"] = float(env["ADPIPE_REQUESTS_PER_SECOND_PER_USER"])
+    if "ADPIPE_UPLOAD_BYTES_PER_DAY_PER_USER" in env:
+        values["upload_bytes_per_day_per_user"] = int(env["ADPIPE_UPLOAD_BYTES_PER_DAY_PER_USER"])
+    if "ADPIPE_MAX_WEBHOOKS_PER_USER" in env:
+        values["max_webhooks_per_user"] = int(env["ADPIPE_MAX_WEBHOOKS_PER_USER"])
     if "ADPIPE_SSE_HEARTBEAT_SECONDS" in env:
         values["sse_heartbeat_seconds"] = float(env["ADPIPE_SSE_HEARTBEAT_SECONDS"])
     if "ADPIPE_SSE_STREAMS_PER_KEY" in env:

@@ -191,7 +191,14 @@ async def _upload(api: ApiState, user: str, request: Request[Any, Any, Any]) -> 
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + MAX_PARTS * MAX_FIELD_BYTES:
         raise PayloadTooLarge(f"the upload exceeds the limit of {limit} bytes")
+    # Refused before a byte is read when the declared size, less what the form's framing and
+    # text fields may take, already passes the day's quota; the file's own size is checked next.
+    framing = MAX_PARTS * MAX_FIELD_BYTES
+    await api.limits.check_upload(
+        user, max(0, int(declared) - framing) if declared.isdigit() else 0
+    )
     async with receive_upload(request, limit) as upload:
+        await api.limits.check_upload(user, upload.size)
         fields = _upload_fields(upload)
 
         async def work(ids: IdSource) -> Reply:

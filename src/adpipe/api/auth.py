@@ -30,4 +30,5 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
         user = await authenticate(api.core.pool, token)
         if user is None:
             raise Unauthorized("the API key is unknown or has been revoked")
+        api.limits.check_rate(user)
         return AuthenticationResult(user=user, auth=token)

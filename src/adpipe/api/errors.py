@@ -280,5 +280,5 @@ def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
             media_type=PROBLEM_JSON,
             generate_examples=False,
         )
-        for s in sorted({*statuses, 400, 401, 503})
+        for s in sorted({*statuses, 400, 401, 429, 503})
     }

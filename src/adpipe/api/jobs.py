@@ -76,45 +76,48 @@ async def _create(
     ids: IdSource,
     respond_async: bool,
 ) -> Reply:
-    pool, store = api.core.pool, api.core.store
-    guards = await check_owner_refs(
-        pool, user, data.context.client_id, data.context.campaign_id, prefix="context"
-    )
-    job_id = ids.new("job")
-    creative, registered = await resolve_creative(pool, user, data, ids, job_id)
-    # Assets given by id must still exist when the job commits: a delete racing this request
-    # either sees the job (and refuses) or trips this guard (and the job is refused).
-    guards += [still_live("asset", a.asset_id) for a in creative.assets if a.url is None]
-    metadata = request_metadata(request, user)
-    # Assets first: when the job's creation is seen, every asset it awaits already exists.
-    for event in registered:
-        await store.append(
-            stream_id("asset", event.asset_id),
-            [NewEvent(event=event, id=ids.new(f"event:asset:{event.asset_id}"))],
-            NO_STREAM,
-            metadata,
+    # Held from counting the user's unfinished jobs until this one is readable, so a burst of
+    # concurrent creates cannot all pass the limit together.
+    async with api.limits.job_slot(user):
+        pool, store = api.core.pool, api.core.store
+        guards = await check_owner_refs(
+            pool, user, data.context.client_id, data.context.campaign_id, prefix="context"
         )
-    existing = await store.read_stream(job_stream(job_id))
-    if existing:  # a retry whose first attempt created the job but lost its answer
-        position = existing[0].position
-    else:
-        command = CreateJob(
-            job_id=job_id,
-            user_id=user,
-            context=data.job_context(),
-            ad_basics=data.ad_basics_value(),
-            creative=creative,
-        )
-        _, recorded = await execute(
-            store,
-            job_id,
-            command,
-            metadata,
-            event_ids=[ids.new("event:job.created")],
-            guards=guards,
-        )
-        position = recorded[-1].position
-    await api.settle(position)
+        job_id = ids.new("job")
+        creative, registered = await resolve_creative(pool, user, data, ids, job_id)
+        # Assets given by id must still exist when the job commits: a delete racing this request
+        # either sees the job (and refuses) or trips this guard (and the job is refused).
+        guards += [still_live("asset", a.asset_id) for a in creative.assets if a.url is None]
+        metadata = request_metadata(request, user)
+        # Assets first: when the job's creation is seen, every asset it awaits already exists.
+        for event in registered:
+            await store.append(
+                stream_id("asset", event.asset_id),
+                [NewEvent(event=event, id=ids.new(f"event:asset:{event.asset_id}"))],
+                NO_STREAM,
+                metadata,
+            )
+        existing = await store.read_stream(job_stream(job_id))
+        if existing:  # a retry whose first attempt created the job but lost its answer
+            position = existing[0].position
+        else:
+            command = CreateJob(
+                job_id=job_id,
+                user_id=user,
+                context=data.job_context(),
+                ad_basics=data.ad_basics_value(),
+                creative=creative,
+            )
+            _, recorded = await execute(
+                store,
+                job_id,
+                command,
+                metadata,
+                event_ids=[ids.new("event:job.created")],
+                guards=guards,
+            )
+            position = recorded[-1].position
+        await api.settle(position)
     if not respond_async:
         await wait_for_job(
             api,

@@ -11,6 +11,7 @@ from adpipe.events.catalogue import Envelope, Metadata, NewEvent, stream_id
 from adpipe.projections import PROJECTION_NAMES
 from adpipe.projector import wait_for_projections
 
+from .limits import UserLimits
 from .livehub import LiveHub
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class ApiState:
         self.nats_ready = nats_ready
         # One reader of the log for every live SSE stream of this process.
         self.live = LiveHub(core)
+        self.limits = UserLimits(core.settings, core.pool)
 
     @property
     def settings(self) -> Settings:

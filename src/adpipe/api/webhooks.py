@@ -89,6 +89,7 @@ order. Any 2xx within 15 s counts as delivered; otherwise it is retried 5 s, 5 m
 async def create_webhook(
     api: ApiState, user: str, request: Request[Any, Any, Any], data: SubscribeBody
 ) -> Response[WebhookCreated]:
+    await api.limits.check_webhooks(user)
     created = await _webhooks(api).subscribe(
         user,
         SubscribeRequest(url=data.url, events=data.events, description=data.description),
