@@ -48,6 +48,22 @@ def default_route_handlers() -> list[ControllerRouterHandler]:
     return [webhooks.router, live.router]
 
 
+# A blob write touches its row at least every few MiB; an hour of silence means its writer died.
+ABANDONED_UPLOAD_SECONDS = 3600.0
+
+
+async def _sweep_uploads(core: Core) -> None:
+    """Hourly, until cancelled: deletes the chunks of blob writes whose process died."""
+    while True:
+        try:
+            swept = await core.blobs.sweep_abandoned_uploads(ABANDONED_UPLOAD_SECONDS)
+            if swept:
+                log.info("swept %d abandoned blob writes", swept)
+        except Exception as exc:  # the database is away: next time
+            log.warning("could not sweep abandoned uploads: %s", exc)
+        await asyncio.sleep(ABANDONED_UPLOAD_SECONDS)
+
+
 def create_app(
     core: Core,
     *,
@@ -71,16 +87,19 @@ def create_app(
         security=[{"apiKey": []}],
     )
 
-    purge: list[asyncio.Task[None]] = []
+    housekeeping: list[asyncio.Task[None]] = []
 
     async def start(app: Litestar) -> None:
         await api.projections.start()
         await api.live.start()
         keep = core.settings.idempotency_keep_hours
-        purge.append(asyncio.create_task(purge_forever(core.pool, keep), name="idempotency-purge"))
+        housekeeping.append(
+            asyncio.create_task(purge_forever(core.pool, keep), name="idempotency-purge")
+        )
+        housekeeping.append(asyncio.create_task(_sweep_uploads(core), name="upload-sweep"))
 
     async def stop(app: Litestar) -> None:
-        for task in purge:
+        for task in housekeeping:
             await cancel_and_wait(task)
         await api.live.stop()
         await api.projections.stop()

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
@@ -20,7 +22,11 @@ from adpipe.errors import NotFound, PayloadTooLarge
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
+log = logging.getLogger(__name__)
+
 CHUNK_SIZE = 1024 * 1024  # 1 MiB: small enough to stream, large enough to keep row counts low
+# Chunks written per transaction: a pooled connection is held for about 4 MiB of writing.
+CHUNKS_PER_TRANSACTION = 4
 
 
 class BlobInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,25 +106,57 @@ class PostgresBlobStore(BlobStore):
     async def put_stream(
         self, chunks: AsyncIterator[bytes], content_type: str, max_bytes: int | None = None
     ) -> BlobInfo:
-        # The id is the hash, known only at the end: chunks go in under a temporary id and are
-        # renamed in the same transaction, so a crash or an oversize body leaves nothing behind.
+        # The id is the hash, known only at the end: chunks go in under a temporary id, a few
+        # per short transaction, and are renamed by the last one. Between batches the connection
+        # goes back to the pool, so ten large uploads at once never hold every connection (and
+        # no transaction stays open for a whole upload). Whatever fails takes its chunks with it;
+        # a writer that dies leaves them to `sweep_abandoned_uploads`.
         temp_id = f"upload-{uuid.uuid4()}"
         rechunker = _Rechunker(max_bytes)
+        pending: list[bytes] = []
         seq = 0
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.pool.connection() as conn:
+            await conn.execute("INSERT INTO blob_uploads (temp_id) VALUES (%s)", [temp_id])
+        try:
             async for piece in chunks:
-                for chunk in rechunker.feed(piece):
-                    await conn.execute(
-                        "INSERT INTO blob_chunks (blob_id, seq, data) VALUES (%s, %s, %s)",
-                        [temp_id, seq, chunk],
-                    )
-                    seq += 1
-            for chunk in rechunker.flush():
-                await conn.execute(
-                    "INSERT INTO blob_chunks (blob_id, seq, data) VALUES (%s, %s, %s)",
-                    [temp_id, seq, chunk],
-                )
-            blob_id = rechunker.sha.hexdigest()
+                pending += rechunker.feed(piece)
+                if len(pending) >= CHUNKS_PER_TRANSACTION:
+                    seq = await self._write(temp_id, seq, pending)
+                    pending = []
+            pending += rechunker.flush()
+            return await self._finish(temp_id, seq, pending, rechunker, content_type)
+        except BaseException:
+            await asyncio.shield(self._discard(temp_id))
+            raise
+
+    async def _write(self, temp_id: str, seq: int, chunks: list[bytes]) -> int:
+        async with self.pool.connection() as conn, conn.transaction():
+            await self._insert(conn, temp_id, seq, chunks)
+            await conn.execute(
+                "UPDATE blob_uploads SET touched_at = now() WHERE temp_id = %s", [temp_id]
+            )
+        return seq + len(chunks)
+
+    @staticmethod
+    async def _insert(conn: Any, temp_id: str, seq: int, chunks: list[bytes]) -> None:
+        for offset, chunk in enumerate(chunks):
+            await conn.execute(
+                "INSERT INTO blob_chunks (blob_id, seq, data) VALUES (%s, %s, %s)",
+                [temp_id, seq + offset, chunk],
+            )
+
+    async def _finish(
+        self,
+        temp_id: str,
+        seq: int,
+        chunks: list[bytes],
+        rechunker: _Rechunker,
+        content_type: str,
+    ) -> BlobInfo:
+        blob_id = rechunker.sha.hexdigest()
+        async with self.pool.connection() as conn, conn.transaction():
+            await self._insert(conn, temp_id, seq, chunks)
+            await conn.execute("DELETE FROM blob_uploads WHERE temp_id = %s", [temp_id])
             cur = await conn.execute(
                 "INSERT INTO asset_blobs (id, content_type, size_bytes, chunk_size)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id",
@@ -131,6 +169,27 @@ class PostgresBlobStore(BlobStore):
                 "UPDATE blob_chunks SET blob_id = %s WHERE blob_id = %s", [blob_id, temp_id]
             )
         return BlobInfo(id=blob_id, content_type=content_type, size_bytes=rechunker.size)
+
+    async def _discard(self, temp_id: str) -> None:
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                await conn.execute("DELETE FROM blob_chunks WHERE blob_id = %s", [temp_id])
+                await conn.execute("DELETE FROM blob_uploads WHERE temp_id = %s", [temp_id])
+        except Exception as exc:  # the database is away: the sweeper removes them later
+            log.warning("could not discard the chunks of %s: %s", temp_id, exc)
+
+    async def sweep_abandoned_uploads(self, idle_seconds: float) -> int:
+        """Deletes the chunks of writes untouched for `idle_seconds` (their writer died)."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "DELETE FROM blob_uploads WHERE touched_at < now() - make_interval(secs => %s)"
+                " RETURNING temp_id",
+                [idle_seconds],
+            )
+            abandoned = [row[0] for row in await cur.fetchall()]
+            if abandoned:
+                await conn.execute("DELETE FROM blob_chunks WHERE blob_id = ANY(%s)", [abandoned])
+        return len(abandoned)
 
     async def _info(self, conn: Any, blob_id: str) -> BlobInfo:
         cur = await conn.execute(
