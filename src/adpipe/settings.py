@@ -56,8 +56,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # JetStream dedups by Nats-Msg-Id within this window (seconds); consumers are idempotent anyway.
     duplicate_window_seconds: float = 120.0
     # Copies of the stream (and of every consumer) JetStream keeps: 1 on one nats-server; 3 on a
-    # 3-node cluster, so that losing any node, its leader included, loses no event.
-    stream_replicas: int = 1
+    # 3-node cluster, so that losing any node, its leader included, loses no event. Unset means 1
+    # when the stream is created and otherwise what it has: a process started without
+    # ADPIPE_STREAM_REPLICAS (a tool, a forgotten replica) never scales a cluster's stream down.
+    stream_replicas: int | None = None
 
     # A message not acked within ack_wait is redelivered; heartbeats extend it for long work.
     ack_wait_seconds: float = 30.0

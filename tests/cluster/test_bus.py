@@ -44,7 +44,7 @@ def test_nats_url_lists_servers_separated_by_commas() -> None:
 
 
 def test_stream_replicas_come_from_the_environment_and_are_checked() -> None:
-    assert load_settings({}).stream_replicas == 1
+    assert load_settings({}).stream_replicas is None  # keep what the stream has
     assert load_settings({"ADPIPE_STREAM_REPLICAS": "3"}).stream_replicas == 3
     with pytest.raises(Exception, match="ADPIPE_STREAM_REPLICAS must be a whole number from 1"):
         load_settings({"ADPIPE_STREAM_REPLICAS": "0"})
@@ -110,6 +110,29 @@ async def test_the_stream_and_each_consumer_keep_three_copies_on_a_three_node_cl
             return current_peers(await js.stream_info("ADPIPE")) == names
 
         await eventually(all_current)
+    finally:
+        await nc.close()
+
+
+@pytest.mark.slow
+async def test_a_process_without_the_setting_never_scales_the_stream_down(
+    nats_cluster: EmbeddedNatsCluster,
+) -> None:
+    nc = await connect(nats_cluster.url)
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, replicas=3)
+
+        async def handle(delivery: Delivery) -> None:
+            return None
+
+        # Started without ADPIPE_STREAM_REPLICAS, as a forgotten replica or a tool would be.
+        spec = ServiceSpec(name="unset", subjects=["adpipe.client.>"], handle=handle)
+        await ServiceRunner(spec, js).ensure_consumer()
+        assert (await js.stream_info("ADPIPE")).config.num_replicas == 3
+        consumer = await js.consumer_info("ADPIPE", "unset")
+        assert consumer.cluster is not None
+        assert len(consumer.cluster.replicas or []) == 2  # a leader and two followers
     finally:
         await nc.close()
 
