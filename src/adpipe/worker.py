@@ -115,8 +115,9 @@ class ServiceSpec:
     concurrency: int = 4
     stream: str = "ADPIPE"
     # Copies of the stream and of this consumer (ADPIPE_STREAM_REPLICAS): on a 3-node cluster a
-    # consumer with fewer copies than its stream would lose its acks with its one server.
-    replicas: int = 1
+    # consumer with fewer copies than its stream would lose its acks with its one server. None
+    # keeps the stream's count, and the consumer then takes the stream's (JetStream's default).
+    replicas: int | None = None
     instance: str = field(default_factory=socket.gethostname)
 
 
