@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -286,14 +286,3 @@ def head_and_checkpoints(database_url: str) -> tuple[int, dict[str, int]]:
         head = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
         rows = conn.execute("SELECT name, position FROM checkpoints").fetchall()
     return (int(head[0]) if head else 0), {str(n): int(p) for n, p in rows}
-
-
-@contextlib.contextmanager
-def stopped_on_exit(*things: Any) -> Iterator[None]:
-    """Stops each (RoleSet, EmbeddedNatsCluster, …) when the block ends, whatever happens."""
-    try:
-        yield
-    finally:
-        for thing in things:
-            with contextlib.suppress(Exception):
-                thing.stop()

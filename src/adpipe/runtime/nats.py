@@ -325,7 +325,8 @@ class EmbeddedNatsCluster:
         raise EmbeddedNatsError(f"no node of this cluster is called {server_name!r}")
 
     def start(self) -> str:
-        """Starts every node; JetStream answers once they have elected a meta leader."""
+        """Starts every node. JetStream answers only once the nodes have elected a meta leader,
+        a few seconds later: clients retry, or wait for `account_info()` to succeed."""
         try:
             for node in self.nodes:
                 node.start()
