@@ -40,6 +40,8 @@ class Relay:
         *,
         waker: Waker | None = None,
         stream_name: str = "ADPIPE",
+        replicas: int | None = None,
+        duplicate_window: float | None = None,
         batch_size: int = 500,
         poll_seconds: float = 0.5,
     ) -> None:
@@ -48,6 +50,9 @@ class Relay:
         self.conninfo = conninfo
         self.waker = waker
         self.stream_name = stream_name
+        # Used only if the stream has vanished (a fresh NATS): re-created as configured.
+        self.replicas = replicas
+        self.duplicate_window = duplicate_window
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.is_leader = asyncio.Event()
@@ -124,5 +129,7 @@ class Relay:
                 log.warning("publish of %s failed (%s); retrying", envelope.position, exc)
                 await asyncio.sleep(delay)
                 with contextlib.suppress(Exception):  # a fresh NATS may lack the stream
-                    await ensure_stream(self.js, self.stream_name)
+                    await ensure_stream(
+                        self.js, self.stream_name, self.duplicate_window, replicas=self.replicas
+                    )
                 delay = min(delay * 2, 2.0)

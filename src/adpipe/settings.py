@@ -11,6 +11,8 @@ from pathlib import Path
 
 import msgspec
 
+from adpipe.errors import AdpipeError
+
 
 class Prices(msgspec.Struct, frozen=True, kw_only=True):
     """The documented price table (USD) behind dry-run estimates and real job costs."""
@@ -53,6 +55,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stream_name: str = "ADPIPE"
     # JetStream dedups by Nats-Msg-Id within this window (seconds); consumers are idempotent anyway.
     duplicate_window_seconds: float = 120.0
+    # Copies of the stream (and of every consumer) JetStream keeps: 1 on one nats-server; 3 on a
+    # 3-node cluster, so that losing any node, its leader included, loses no event. Unset means 1
+    # when the stream is created and otherwise what it has: a process started without
+    # ADPIPE_STREAM_REPLICAS (a tool, a forgotten replica) never scales a cluster's stream down.
+    stream_replicas: int | None = None
 
     # A message not acked within ack_wait is redelivered; heartbeats extend it for long work.
     ack_wait_seconds: float = 30.0
@@ -167,6 +174,13 @@ def _chain_key(env: Mapping[str, str], home: str) -> str | None:
     return key
 
 
+def _whole(env: Mapping[str, str], name: str, low: int, high: int) -> int:
+    text = env[name].strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise AdpipeError(f"{name} must be a whole number from {low} to {high}, not {text!r}")
+    return int(text)
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Read the environment once; explicit overrides win (tests and the embedded runtime)."""
     env = os.environ if env is None else env
@@ -197,5 +211,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         values["sse_streams_per_key"] = int(env["ADPIPE_SSE_STREAMS_PER_KEY"])
     if "ADPIPE_UPLOAD_MAX_BYTES" in env:
         values["upload_max_bytes"] = int(env["ADPIPE_UPLOAD_MAX_BYTES"])
+    # The cluster: how many copies JetStream keeps, and how soon a dead worker's message returns.
+    if "ADPIPE_STREAM_REPLICAS" in env:
+        values["stream_replicas"] = _whole(env, "ADPIPE_STREAM_REPLICAS", 1, 5)
+    if "ADPIPE_ACK_WAIT_SECONDS" in env:
+        values["ack_wait_seconds"] = float(env["ADPIPE_ACK_WAIT_SECONDS"])
     values.update(overrides)
     return msgspec.convert(values, Settings)

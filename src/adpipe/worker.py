@@ -42,6 +42,10 @@ class Retry(AdpipeError):
         self.delay = delay
 
 
+class QuietSubscription(AdpipeError):
+    """Fetches keep coming back empty although the consumer has messages to deliver."""
+
+
 class Permanent(AdpipeError):
     """The work can never succeed (corrupt input, a refused URL): fail now, do not retry."""
 
@@ -110,6 +114,10 @@ class ServiceSpec:
     ack_wait: float = 30.0
     concurrency: int = 4
     stream: str = "ADPIPE"
+    # Copies of the stream and of this consumer (ADPIPE_STREAM_REPLICAS): on a 3-node cluster a
+    # consumer with fewer copies than its stream would lose its acks with its one server. None
+    # keeps the stream's count, and the consumer then takes the stream's (JetStream's default).
+    replicas: int | None = None
     instance: str = field(default_factory=socket.gethostname)
 
 
@@ -134,10 +142,14 @@ def service_spec(
         ack_wait=settings.ack_wait_seconds,
         concurrency=settings.service_concurrency if concurrency is None else concurrency,
         stream=settings.stream_name,
+        replicas=settings.stream_replicas,
     )
 
 
 class ServiceRunner:
+    # Empty one-second fetches between two checks that the consumer exists and delivers.
+    idle_check_fetches = 30
+
     def __init__(self, spec: ServiceSpec, js: JetStreamContext) -> None:
         self.spec = spec
         self.js = js
@@ -146,7 +158,7 @@ class ServiceRunner:
 
     async def ensure_consumer(self) -> None:
         spec = self.spec
-        await ensure_stream(self.js, spec.stream)
+        await ensure_stream(self.js, spec.stream, replicas=spec.replicas)
         config = ConsumerConfig(
             durable_name=spec.name,
             filter_subjects=spec.subjects,
@@ -157,6 +169,7 @@ class ServiceRunner:
             # job.failed; a server-side cap would just stop delivering and leave the job hanging.
             max_deliver=-1,
             max_ack_pending=max(spec.concurrency * 4, 16),
+            num_replicas=spec.replicas,
         )
         try:
             await self.js.consumer_info(spec.stream, spec.name)
@@ -170,9 +183,7 @@ class ServiceRunner:
         while not stop.is_set():
             try:
                 await self.ensure_consumer()
-                sub = await self.js.pull_subscribe_bind(
-                    durable=self.spec.name, stream=self.spec.stream
-                )
+                sub = await self._subscribe()
                 delay = 0.2
                 try:
                     await self._fetch_loop(sub, stop)
@@ -189,6 +200,9 @@ class ServiceRunner:
                 delay = min(delay * 2, 5.0)
         await self._drain()
 
+    async def _subscribe(self) -> Any:
+        return await self.js.pull_subscribe_bind(durable=self.spec.name, stream=self.spec.stream)
+
     async def _fetch_loop(self, sub: Any, stop: asyncio.Event) -> None:
         idle = 0
         while not stop.is_set():
@@ -200,8 +214,16 @@ class ServiceRunner:
                 msgs = await sub.fetch(batch=free, timeout=1.0)
             except TimeoutError:
                 idle += 1
-                if idle % 30 == 0:  # every ~30 s idle: prove the consumer still exists
-                    await self.js.consumer_info(self.spec.stream, self.spec.name)
+                if idle % self.idle_check_fetches == 0:  # ~30 s idle: the consumer exists …
+                    info = await self.js.consumer_info(self.spec.stream, self.spec.name)
+                    # … and still delivers: 30 s of empty fetches with room to take more, while
+                    # the server holds undelivered messages, is the quiet subscription nats-py
+                    # can be left with after a server restart. Raising rebuilds it.
+                    limit = info.config.max_ack_pending or 0
+                    if (info.num_pending or 0) > 0 and (info.num_ack_pending or 0) < limit:
+                        raise QuietSubscription(
+                            f"{info.num_pending} messages wait but none came for {idle} s"
+                        ) from None
                 continue
             idle = 0
             for msg in msgs:

