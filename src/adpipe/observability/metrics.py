@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import Counter, Gauge, Histogram, Info
+from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics
 
 from adpipe import __version__
+
+# No `_created` twin for every counter and histogram: Prometheus does not need them, and they
+# double what an operator scrolls through on /metrics.
+disable_created_metrics()
 
 # Seconds-scale buckets for whole stages of a job (planning takes seconds, a render minutes).
 _STAGE_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
