@@ -15,7 +15,7 @@ from adpipe import __version__
 
 # No `_created` twin for every counter and histogram: Prometheus does not need them, and they
 # double what an operator scrolls through on /metrics.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Seconds-scale buckets for whole stages of a job (planning takes seconds, a render minutes).
 _STAGE_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
