@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
     from .serve import MetricsServer
 
-# Roles that answer /metrics on their own HTTP port (or run other roles inside).
-_NO_METRICS_PORT = frozenset({"api"})
+# The API answers /metrics on its HTTP port; so does `adpipe up`, whose roles share its process.
+_NO_METRICS_PORT = frozenset({"api", "up"})
 
 
 def setup(settings: Settings, role: str, *, verbose: bool = False) -> MetricsServer | None:

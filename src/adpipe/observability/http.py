@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 # The route label of a request no route matched (a 404): never the raw path, which is unbounded.
 UNMATCHED = "unmatched"
+_UNTRACED = frozenset({"/metrics", "/healthz", "/readyz"})
 
 
 @get("/metrics", include_in_schema=False)
@@ -45,6 +46,9 @@ def request_observed(scope: Scope, request_id: str) -> Iterator[None]:
     correlation.bind(role_name="api", request=request_id)
     HTTP_IN_PROGRESS.inc()
     try:
+        if scope["path"] in _UNTRACED:  # scrapes and probes every few seconds: counted, not traced
+            yield
+            return
         with tracing.span(
             f"{method} {scope['path']}",
             kind="server",

@@ -32,7 +32,6 @@ ROLE_OFFSETS: dict[str, int] = {
     "renderer": 4,
     "webhooks": 5,
     "voice": 6,
-    "up": 9,  # the whole stack in one process
 }
 REPLICA_STRIDE = 10
 REPLICA_TRIES = 10
