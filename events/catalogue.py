@@ -93,6 +93,8 @@ class Metadata(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_d
     correlation_id: str | None = None
     causation_id: str | None = None
     request_id: str | None = None
+    # W3C trace context of the span that appended the event, while tracing is on.
+    traceparent: str | None = None
 
 
 class NewEvent(msgspec.Struct, frozen=True, kw_only=True):

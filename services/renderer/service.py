@@ -23,6 +23,7 @@ from adpipe.events.asset import AssetStored
 from adpipe.events.catalogue import Metadata, stream_id
 from adpipe.events.job import JobCancelled
 from adpipe.jobs import execute, job_stream, load_job
+from adpipe.observability.outcomes import record_render
 from adpipe.pricing import render_cost
 from adpipe.worker import Delivery, Permanent, ServiceRunner, service_spec
 
@@ -136,6 +137,11 @@ class Renderer:
             width=result.width,
             height=result.height,
             render_seconds=round(time.monotonic() - started, 3),
+        )
+        record_render(
+            frames=result.frames,
+            video_seconds=result.duration_seconds,
+            wall_seconds=video.render_seconds,
         )
         cost = render_cost(creative.resolution, result.duration_seconds, self.core.settings.prices)
         with contextlib.suppress(InvalidTransition):  # cancelled meanwhile: the job says so

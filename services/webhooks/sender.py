@@ -19,6 +19,7 @@ import aiohttp
 from adpipe.errors import StreamVersionConflict
 from adpipe.events.catalogue import Metadata, stream_id
 from adpipe.events.webhook import WebhookDisabled
+from adpipe.observability.outcomes import record_webhook_delivery, record_webhook_disabled
 
 from . import outbox
 from .delivery import Outcome, open_session, post
@@ -148,6 +149,11 @@ class Sender:
                 latency_ms=0,
                 error="the webhook has no signing secret",
             )
+        record_webhook_delivery(
+            status_code=result.status_code,
+            delivered=result.delivered,
+            seconds=result.latency_ms / 1000,
+        )
         disable_reason = await self._record(message, result)
         if disable_reason is not None:
             await self.disable(message.webhook_id, disable_reason)
@@ -212,6 +218,7 @@ class Sender:
                     [webhook_id],
                 )
             log.warning("webhook %s disabled: %s", webhook_id, reason)
+            record_webhook_disabled()
             return True
         return False
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from adpipe.observability import correlation
 from adpipe.services.downloader.engine import UrlGuard
 from adpipe.storage.subscription import Waker
 
@@ -29,6 +30,7 @@ async def run_webhooks(
     guard: UrlGuard | None = None,
 ) -> None:
     """Routes and delivers webhooks until `stop` is set; safe to run in several processes."""
+    correlation.bind(role_name="webhooks")
     config = config or load_webhook_config()
     guard = guard or UrlGuard(allow_private=core.settings.allow_private_urls)
     outbox_waker = Waker(core.settings.database_url, outbox.CHANNEL)

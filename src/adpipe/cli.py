@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -199,15 +198,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ROLE_COMMANDS = frozenset({"up", "api", "relay", "projector", "service"})
+
+
+def _observe(settings: Settings, args: argparse.Namespace) -> None:
+    """The log format for every command; tracing and the metrics port for a role's process."""
+    from adpipe.observability import setup
+    from adpipe.observability.logs import configure_logging
+
+    if args.command in ROLE_COMMANDS:
+        setup(
+            settings, args.name if args.command == "service" else args.command, verbose=args.verbose
+        )
+    else:
+        configure_logging(log_format=settings.log_format, verbose=args.verbose)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from adpipe.observability.logs import configure_logging
+
+    configure_logging(verbose=args.verbose)  # until the settings say which format
     try:
-        return int(args.func(load_settings(), args))
+        settings = load_settings()
+        _observe(settings, args)
+        return int(args.func(settings, args))
     except AdpipeError as exc:
         print(f"adpipe: {exc.detail}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from adpipe.domain.job import Command, JobState, decide, evolve
 from adpipe.errors import NotFound, StreamVersionConflict
 from adpipe.events.catalogue import Envelope, Metadata, NewEvent, stream_id
+from adpipe.observability.jobs import observed_command
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,6 +38,7 @@ async def load_existing_job(store: EventStore, job_id: str) -> JobState:
     return state
 
 
+@observed_command  # the job's trace, stage durations and endings (adpipe.observability.jobs)
 async def execute(
     store: EventStore,
     job_id: str,

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import psycopg
 
 from adpipe.errors import DependencyUnavailable
+from adpipe.observability import correlation
+from adpipe.observability.collectors import LOG_LAG
 
 from .storage.subscription import Waker, follow
 
@@ -75,9 +77,12 @@ class Projector:
 
     async def run(self) -> None:
         """Runs every projection until cancelled, each restarting from its checkpoint on error."""
-        async with asyncio.TaskGroup() as group:
-            for projection in self.projections:
-                group.create_task(self._supervise(projection), name=projection.name)
+        correlation.bind(role_name="projector")
+        # While it runs, this process's metrics show how far each reader trails the log.
+        with LOG_LAG.watching(self.pool):
+            async with asyncio.TaskGroup() as group:
+                for projection in self.projections:
+                    group.create_task(self._supervise(projection), name=projection.name)
 
     async def _supervise(self, projection: Projection) -> None:
         delay = 0.2

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from adpipe.events.catalogue import Envelope, encode
+from adpipe.observability import correlation, tracing
+from adpipe.observability.metrics import RELAY_LEADER
+from adpipe.observability.relay import observed_publish
 
 from .bus import ensure_stream
 from .storage.subscription import Waker, follow
@@ -60,6 +63,7 @@ class Relay:
 
     async def run(self) -> None:
         """Waits for leadership, relays until it is lost, and tries again; cancel to stop."""
+        correlation.bind(role_name="relay")
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -67,6 +71,7 @@ class Relay:
                 ) as leader:
                     await self._wait_for_lock(leader)
                     self.is_leader.set()
+                    RELAY_LEADER.set(1)
                     log.info("relay is the leader")
                     await self._relay(leader)
             except asyncio.CancelledError:
@@ -75,6 +80,7 @@ class Relay:
                 log.warning("relay stopped leading (%s); retrying", exc)
             finally:
                 self.is_leader.clear()
+                RELAY_LEADER.set(0)
             await asyncio.sleep(self.poll_seconds)
 
     async def _wait_for_lock(self, leader: psycopg.AsyncConnection[Any]) -> None:
@@ -107,6 +113,7 @@ class Relay:
                 [batch[-1].position, CHECKPOINT],
             )
 
+    @observed_publish  # a producer span; its context goes out in the traceparent header
     async def _publish(self, envelope: Envelope) -> None:
         """Publishes one event, retrying until JetStream acks it: NATS down means waiting."""
         delay = 0.1
@@ -118,7 +125,10 @@ class Relay:
                     envelope.subject,
                     encode(envelope),
                     stream=self.stream_name,
-                    headers={"Nats-Msg-Id": envelope.id},
+                    headers={
+                        "Nats-Msg-Id": envelope.id,
+                        **tracing.message_headers(envelope.metadata.traceparent),
+                    },
                     timeout=5,
                 )
                 self.published += 1

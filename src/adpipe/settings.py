@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
-from adpipe.errors import AdpipeError
+from adpipe.errors import AdpipeError, ValidationFailed
 
 
 class Prices(msgspec.Struct, frozen=True, kw_only=True):
@@ -118,6 +119,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     upload_max_bytes: int = 1024 * 1024 * 1024
     prices: Prices = Prices()
 
+    # Observability. Logs: "text" for people at a terminal, "json" (one object per line) for a
+    # log pipeline. Worker roles serve Prometheus metrics on metrics_port + their role's offset
+    # (see adpipe.observability.serve); None keeps them off, 0 asks the kernel for any port.
+    log_format: Literal["text", "json"] = "text"
+    metrics_port: int | None = None
+    # Loopback by default: metrics say a lot about the business; expose them deliberately.
+    metrics_host: str = "127.0.0.1"
+    # Where OpenTelemetry spans go (OTLP/HTTP); None means tracing is off and costs nothing.
+    otlp_traces_endpoint: str | None = None
+
     @property
     def home_path(self) -> Path:
         return Path(self.home)
@@ -181,6 +192,34 @@ def _whole(env: Mapping[str, str], name: str, low: int, high: int) -> int:
     return int(text)
 
 
+def otlp_traces_endpoint(env: Mapping[str, str]) -> str | None:
+    """The OTLP/HTTP traces URL from the standard OpenTelemetry variables, or None when unset or
+    disabled (the SDK's rules: the per-signal variable wins; the generic one gets /v1/traces)."""
+    if _flag(env.get("OTEL_SDK_DISABLED")) or env.get("OTEL_TRACES_EXPORTER", "").strip() == "none":
+        return None
+    if traces := env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip():
+        return traces
+    if base := env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip():
+        return base.rstrip("/") + "/v1/traces"
+    return None
+
+
+def _observability(env: Mapping[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {"otlp_traces_endpoint": otlp_traces_endpoint(env)}
+    if log_format := env.get("ADPIPE_LOG_FORMAT", "").strip().lower():
+        if log_format not in ("text", "json"):
+            raise ValidationFailed(f"ADPIPE_LOG_FORMAT is {log_format!r}; use text or json")
+        values["log_format"] = log_format
+    port = env.get("ADPIPE_METRICS_PORT", "").strip().lower()
+    if port and port not in {"off", "none", "no", "false"}:
+        if not port.isdigit() or int(port) > 65535:
+            raise ValidationFailed(f"ADPIPE_METRICS_PORT is {port!r}; use a port number or off")
+        values["metrics_port"] = int(port)
+    if host := env.get("ADPIPE_METRICS_HOST", "").strip():
+        values["metrics_host"] = host
+    return values
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Read the environment once; explicit overrides win (tests and the embedded runtime)."""
     env = os.environ if env is None else env
@@ -209,6 +248,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         values["sse_heartbeat_seconds"] = float(env["ADPIPE_SSE_HEARTBEAT_SECONDS"])
     if "ADPIPE_SSE_STREAMS_PER_KEY" in env:
         values["sse_streams_per_key"] = int(env["ADPIPE_SSE_STREAMS_PER_KEY"])
+    values.update(_observability(env))
     if "ADPIPE_UPLOAD_MAX_BYTES" in env:
         values["upload_max_bytes"] = int(env["ADPIPE_UPLOAD_MAX_BYTES"])
     # The cluster: how many copies JetStream keeps, and how soon a dead worker's message returns.

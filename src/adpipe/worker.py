@@ -21,6 +21,8 @@ from nats.js.errors import NotFoundError
 
 from adpipe.errors import AdpipeError, InvalidTransition
 from adpipe.events.catalogue import Envelope, Metadata, decode_envelope
+from adpipe.observability.collectors import JETSTREAM
+from adpipe.observability.delivery import observed_handle
 
 from .bus import ensure_stream
 
@@ -176,6 +178,7 @@ class ServiceRunner:
             await self.js.add_consumer(spec.stream, config)  # same name: updates the config
         except NotFoundError:
             await self.js.add_consumer(spec.stream, config)
+        JETSTREAM.watch(self.js, spec.stream, spec.name)  # its pending count, read at scrape time
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetches and handles until `stop` is set; rebuilds the subscription when it breaks."""
@@ -255,7 +258,7 @@ class ServiceRunner:
             delivery = Delivery(envelope=envelope, attempt=attempt, msg=msg, ack_wait=spec.ack_wait)
             try:
                 async with delivery.keep_alive():
-                    await spec.handle(delivery)
+                    await observed_handle(spec.name, spec.handle, delivery)
             except InvalidTransition as exc:
                 # The job moved on (cancelled, already done): nothing left to do for this event.
                 log.info("%s: %s skipped: %s", spec.name, envelope.type, exc.detail)

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 import msgspec
 
 from adpipe.events.base import Usage
+from adpipe.observability import tracing
+from adpipe.observability.providers import record_llm_call
 
 from .brief import PlannerSettings
 from .plan import PlanningFailed
@@ -135,27 +137,39 @@ class LiteLLMChat:
         for retry in range(settings.provider_retries + 1):
             if last is not None:
                 await self._sleep(self._backoff(retry - 1, last))
+            started = time.perf_counter()
             try:
-                # litellm's own timeout covers the HTTP call; this one also bounds its bookkeeping.
-                async with asyncio.timeout(settings.timeout_seconds * 1.5 + 1):
-                    response = await litellm.acompletion(
-                        model=settings.model,
-                        messages=messages,
-                        response_format=response_format,
-                        timeout=settings.timeout_seconds,
-                        num_retries=0,
-                        max_retries=0,
-                        # Providers without structured output still get the prompt; the answer
-                        # is validated either way.
-                        drop_params=True,
-                        **extra,
-                    )
+                with tracing.span(
+                    f"llm {self.model}",
+                    kind="client",
+                    attributes={"gen_ai.request.model": self.model, "adpipe.retry": retry},
+                ):
+                    # litellm's own timeout covers the HTTP call; this one also bounds its
+                    # bookkeeping.
+                    async with asyncio.timeout(settings.timeout_seconds * 1.5 + 1):
+                        response = await litellm.acompletion(
+                            model=settings.model,
+                            messages=messages,
+                            response_format=response_format,
+                            timeout=settings.timeout_seconds,
+                            num_retries=0,
+                            max_retries=0,
+                            # Providers without structured output still get the prompt; the
+                            # answer is validated either way.
+                            drop_params=True,
+                            **extra,
+                        )
             except Exception as exc:
-                if not _is_transient(exc, litellm):
+                transient = _is_transient(exc, litellm)
+                outcome = "error" if transient else "rejected"
+                record_llm_call(self.model, outcome, time.perf_counter() - started)
+                if not transient:
                     raise PlanningFailed(f"LLM request rejected: {_summary(exc)}") from exc
                 last = exc
                 continue
-            return self._reply(response, litellm)
+            reply = self._reply(response, litellm)
+            record_llm_call(self.model, "ok", time.perf_counter() - started, reply.usage)
+            return reply
         assert last is not None
         raise PlanningFailed(
             f"LLM provider unavailable: {_summary(last)} "

@@ -8,6 +8,7 @@ errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from adpipe import __version__
+from adpipe.observability.collectors import LOG_LAG
+from adpipe.observability.http import metrics_endpoint
 from adpipe.projector import PROJECTIONS_CHANNEL
 from adpipe.storage.subscription import Waker
 from adpipe.tasks import cancel_and_wait
@@ -88,10 +91,13 @@ def create_app(
     )
 
     housekeeping: list[asyncio.Task[None]] = []
+    watching = contextlib.ExitStack()
 
     async def start(app: Litestar) -> None:
         await api.projections.start()
         await api.live.start()
+        # /metrics shows how far the relay and each projection trail the log, read from Postgres.
+        watching.enter_context(LOG_LAG.watching(core.pool))
         keep = core.settings.idempotency_keep_hours
         housekeeping.append(
             asyncio.create_task(purge_forever(core.pool, keep), name="idempotency-purge")
@@ -101,11 +107,14 @@ def create_app(
     async def stop(app: Litestar) -> None:
         for task in housekeeping:
             await cancel_and_wait(task)
+        watching.close()
         await api.live.stop()
         await api.projections.stop()
 
     return Litestar(
-        route_handlers=[healthz, readyz, v3],
+        # /metrics, like the probes, sits outside /api/v3 and needs no key: expose it to the
+        # network deliberately (the API binds 127.0.0.1 by default).
+        route_handlers=[healthz, readyz, metrics_endpoint, v3],
         state=State({"api": api}),
         on_startup=[start],
         on_shutdown=[stop],

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from adpipe.errors import Unauthorized
+from adpipe.observability import correlation
 
 from .keys import authenticate
 
@@ -30,5 +31,7 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
         user = await authenticate(api.core.pool, token)
         if user is None:
             raise Unauthorized("the API key is unknown or has been revoked")
+        # Routed by now: a job's routes name it, and the request's log lines should too.
+        correlation.bind(user=user, job=connection.path_params.get("job_id"))
         api.limits.check_rate(user)
         return AuthenticationResult(user=user, auth=token)

@@ -21,6 +21,7 @@ from litestar.params import ParameterKwarg
 from psycopg_pool import PoolTimeout
 
 from adpipe.errors import AdpipeError, InvalidTransition, ValidationFailed
+from adpipe.observability.http import count_limit_rejection
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -175,6 +176,7 @@ def problem_for(
             headers["content-range"] = f"bytes */{exc.extra['size']}"
         if status == 429 and "retry_after" in exc.extra:
             headers["retry-after"] = str(max(1, int(exc.extra["retry_after"])))
+            count_limit_rejection(str(exc.extra.get("limit", "unknown")))
         return problem(
             status,
             exc.detail,
@@ -238,6 +240,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     """The app's only exception handler."""
     aliases = _parameter_aliases(request) if isinstance(exc, ValidationException) else None
     body, headers = problem_for(exc, aliases)
+    if body.status == 413:  # a size limit refused it; the limits dashboard counts these
+        multipart = request.headers.get("content-type", "").startswith("multipart/")
+        count_limit_rejection("upload_bytes" if multipart else "json_body_bytes")
     if body.status >= 500:
         log.info("%s %s answered %s", request.method, request.url.path, body.status)
     return problem_response_of(body, headers)

@@ -12,6 +12,7 @@ from adpipe.domain.job import CreateJob, Status
 from adpipe.errors import Conflict
 from adpipe.events.catalogue import NewEvent, stream_id
 from adpipe.jobs import execute, job_stream
+from adpipe.observability import correlation
 from adpipe.pricing import CostEstimate, estimate_job, scene_count_range
 from adpipe.storage.eventstore import NO_STREAM
 
@@ -84,6 +85,7 @@ async def _create(
             pool, user, data.context.client_id, data.context.campaign_id, prefix="context"
         )
         job_id = ids.new("job")
+        correlation.bind(job=job_id)  # the rest of this request's log lines are about the new job
         creative, registered = await resolve_creative(pool, user, data, ids, job_id)
         # Assets given by id must still exist when the job commits: a delete racing this request
         # either sees the job (and refuses) or trips this guard (and the job is refused).

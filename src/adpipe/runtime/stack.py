@@ -76,6 +76,8 @@ async def run_roles(settings: Settings, stop: asyncio.Event, *, announce: bool =
                     f"  API key (user dev): {key}\n"
                     f"  try: curl -H 'Authorization: Bearer {key}' "
                     f"http://{settings.host}:{settings.port}/api/v3/jobs\n"
+                    f"  metrics: http://{settings.host}:{settings.port}/metrics"
+                    " (worker ports: README, Operating adpipe)\n"
                     f"  for adpipe replay and other tools: DATABASE_URL={settings.database_url}"
                     f" NATS_URL={settings.nats_url}\n"
                     "  Ctrl-C stops everything; data stays in "

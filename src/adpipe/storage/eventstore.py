@@ -27,6 +27,8 @@ from adpipe.events.catalogue import (
     decode_event,
     event_to_builtins,
 )
+from adpipe.observability import tracing
+from adpipe.observability.metrics import EVENTS_APPENDED
 
 from .chain import canonical_json, link
 
@@ -130,7 +132,8 @@ class EventStore:
         batch = [e if isinstance(e, NewEvent) else NewEvent(event=e) for e in events]
         if not batch:
             return []
-        meta = metadata or Metadata()
+        # The appending span's context rides along, so whoever consumes the event continues it.
+        meta = tracing.stamp(metadata or Metadata())
         for attempt in range(self._transient_retries + 1):
             try:
                 return await self._append_once(stream, batch, expected_version, meta, guards)
@@ -243,7 +246,9 @@ class EventStore:
                 await conn.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
                 rows = await cur.fetchall()
             envelopes = sorted((envelope_from_row(r) for r in rows), key=lambda e: e.version)
-            return envelopes
+        for envelope in envelopes:  # committed: count it (an idempotent repeat returned above)
+            EVENTS_APPENDED.labels(envelope.type).inc()
+        return envelopes
 
     async def read_stream(self, stream: str, after_version: int = 0) -> list[Envelope]:
         async with self.pool.connection() as conn:

@@ -1,0 +1,94 @@
+"""Log lines every role writes: human text by default, one JSON object per line on request.
+
+`ADPIPE_LOG_FORMAT=json` gives `time, level, role, logger, message` and, wherever they apply,
+`requestId, jobId, eventId, userId` (and `traceId, spanId` while a span is open), so one grep for
+a job id follows it through the API, the relay and every service. Text keeps the same ids as
+`key=value` at the end of the line.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import msgspec
+
+from . import correlation, tracing
+
+_HANDLER_NAME = "adpipe"
+_encoder = msgspec.json.Encoder()
+
+
+class CorrelationFilter(logging.Filter):
+    """Copies the current role and ids into each record (as `record.adpipe`), where the
+    formatters find them. A filter on the handler, so records of every library get them too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "adpipe"):
+            fields: dict[str, str] = {"role": correlation.current_role(), **correlation.current()}
+            fields.update(tracing.log_ids())
+            record.adpipe = fields
+        return True
+
+
+def _fields(record: logging.LogRecord) -> dict[str, str]:
+    fields: dict[str, str] = getattr(record, "adpipe", {})
+    return fields
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = dict(_fields(record))
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "role": fields.pop("role", correlation.current_role()),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **fields,
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return _encoder.encode(line).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-01-01 12:00:00,000 INFO [planner] adpipe.worker: message jobId=… eventId=…`."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s [%(role)s] %(name)s: %(message)s%(ids)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = dict(_fields(record))
+        record.role = fields.pop("role", correlation.current_role())
+        fields.pop("spanId", None)  # the trace id is enough to find the trace; keep lines short
+        record.ids = "".join(f" {k}={v}" for k, v in fields.items())
+        return super().format(record)
+
+
+def configure_logging(
+    *,
+    log_format: str = "text",
+    role: str | None = None,
+    verbose: bool = False,
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Replaces the root logger's adpipe handler (idempotent) and answers the new one."""
+    if role is not None:
+        correlation.set_process_role(role)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.addFilter(CorrelationFilter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    return handler

@@ -1,0 +1,64 @@
+"""Fixtures for observability tests: the real API (with its access log, as `adpipe api` serves it)
+in front of the real relay, projector, downloader, planner and renderer, all in this process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from adpipe.settings import Settings, load_settings
+from testkit.media import jpeg_bytes
+
+
+@pytest.fixture
+def settings(database_url: str, nats_url: str) -> Settings:
+    return load_settings(
+        {},
+        database_url=database_url,
+        nats_url=nats_url,
+        allow_private_urls=True,  # the "internet" here is a server on 127.0.0.1
+        retry_backoff_seconds=(0.2, 0.5),
+        max_deliver=3,
+        download_retries=1,
+        ack_wait_seconds=10.0,
+        pool_max_size=12,
+        upload_max_bytes=4096,
+        storyboard_wait_seconds=60.0,
+    )
+
+
+@dataclass
+class Media:
+    base: str
+
+
+@pytest.fixture
+async def media(tmp_path: Path) -> AsyncIterator[Media]:
+    """Serves /product.jpg on 127.0.0.1: the remote asset of every job here."""
+    body = jpeg_bytes((200, 30, 30))
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="image/jpeg")
+
+    app = web.Application()
+    app.router.add_get("/product.jpg", serve)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield Media(base=f"http://127.0.0.1:{port}")
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        yield session
