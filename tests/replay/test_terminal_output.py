@@ -37,3 +37,20 @@ async def test_replay_job_escapes_control_characters_in_user_text(
 
     code, out, _ = await replay("job", job, "--at", "999999999")
     assert code == 0 and "\x1b" not in out
+
+
+def test_human_log_lines_escape_control_characters() -> None:
+    import io
+    import logging
+
+    from adpipe.observability.logs import configure_logging
+
+    out = io.StringIO()
+    handler = configure_logging(log_format="text", role="api", stream=out)
+    try:
+        logging.getLogger("adpipe.test").warning("could not fetch %s", "x\x1b[2Jy\nfake line")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    text = out.getvalue()
+    assert "\x1b" not in text and "x\\x1b[2Jy\\nfake line" in text
+    assert text.count("\n") == 1

@@ -15,6 +15,8 @@ from typing import Any, TextIO
 
 import msgspec
 
+from adpipe.terminal import printable
+
 from . import correlation, tracing
 
 _HANDLER_NAME = "adpipe"
@@ -65,6 +67,10 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s [%(role)s] %(name)s: %(message)s%(ids)s")
 
     def format(self, record: logging.LogRecord) -> str:
+        # Messages carry user text (names, URLs, feedback): on a terminal its control characters
+        # are shown escaped, never obeyed. The JSON format escapes them by itself.
+        record = logging.makeLogRecord(record.__dict__)
+        record.msg, record.args = printable(record.getMessage()), None
         fields = dict(_fields(record))
         record.role = fields.pop("role", correlation.current_role())
         fields.pop("spanId", None)  # the trace id is enough to find the trace; keep lines short
