@@ -3,6 +3,7 @@ voice that reports none, estimated by laying the words over the audio's voiced s
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -11,7 +12,7 @@ import numpy as np
 
 from adpipe.events.narration import WordTiming
 
-from .pcm import FRAME_SECONDS, active_frames
+from .pcm import FRAME_SECONDS, active_frames, frame_energy
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -83,12 +84,15 @@ def voiced_segments(active: NDArray[np.bool_]) -> list[tuple[float, float]]:
     segments: list[tuple[float, float]] = []
     edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
     for begin, end in zip(edges[::2], edges[1::2], strict=True):
-        start, stop = begin * FRAME_SECONDS, end * FRAME_SECONDS
+        start, stop = float(begin) * FRAME_SECONDS, float(end) * FRAME_SECONDS
         if segments and start - segments[-1][1] < MIN_PAUSE_SECONDS:
             segments[-1] = (segments[-1][0], stop)
         else:
             segments.append((start, stop))
     return segments
+
+
+_CLAUSE_END = (".", "!", "?", ";", ":", ",", "…")
 
 
 def estimate_from_energy(
@@ -97,35 +101,58 @@ def estimate_from_energy(
     """Timings for audio that came without them (a cloud voice).
 
     Speaking time is roughly proportional to letters, so each word gets a share of the *voiced*
-    time (`voiced_segments`) proportional to its length plus one (a short word still takes a
-    beat); silences are skipped, so a pause after a full stop falls between two words rather than
-    inside one. Where the audio has no voiced frames at all, the whole duration is shared out.
+    time (`voiced_segments`: silences skipped) proportional to its letters plus one (a short word
+    still takes a beat). Voices pause between words, mostly at punctuation, so each pause is then
+    pinned to the word boundary nearest to it (a boundary after punctuation counts as nearer),
+    and the words between two pins share the voiced time between them: a pause falls between two
+    words instead of inside one. With no voiced frames, the whole duration is shared out.
     """
-    from .pcm import frame_energy
-
     words = script_words(text)
     if not words:
         return []
     segments = voiced_segments(active_frames(frame_energy(samples, rate)))
     if not segments:
         segments = [(0.0, duration)]
-    voiced = sum(end - start for start, end in segments)
-    weights = np.array([len(word.strip(".,;:!?\"'()")) + 1 for _, _, word in words], np.float64)
-    bounds = np.concatenate([[0.0], np.cumsum(weights) / weights.sum() * voiced])
+    lengths = [end - start for start, end in segments]
+    pauses = list(np.cumsum(lengths))  # voiced-time offsets of each segment's end
+    voiced = float(pauses.pop())
+    weights = [len(word.strip("\"'()[]" + "".join(_CLAUSE_END))) + 1.0 for _, _, word in words]
+    bounds = list(np.cumsum([0.0, *weights]) / sum(weights) * voiced)
+    # Pin pauses to word boundaries, in order.
+    mean_word = voiced / len(words)
+    pins: list[tuple[int, float]] = [(0, 0.0)]
+    for pause in pauses:
+        best: tuple[float, int] | None = None
+        for k in range(pins[-1][0] + 1, len(words)):
+            cost = abs(float(bounds[k]) - float(pause))
+            if words[k - 1][2].endswith(_CLAUSE_END):
+                cost -= 0.5 * mean_word
+            if best is None or cost < best[0]:
+                best = (cost, k)
+        if best is not None and best[0] <= mean_word:
+            pins.append((best[1], float(pause)))
+    pins.append((len(words), voiced))
+    offsets = [0.0] * (len(words) + 1)
+    for (k0, at0), (k1, at1) in itertools.pairwise(pins):
+        share = sum(weights[k0:k1])
+        running = 0.0
+        for k in range(k0, k1):
+            offsets[k] = at0 + (at1 - at0) * running / share
+            running += weights[k]
+        offsets[k1] = at1
 
     def at(offset: float, *, closing: bool) -> float:
         """The real time `offset` seconds into the voiced time; a boundary on a segment edge
         stays in the segment its word belongs to (`closing`: the word ends there)."""
-        for start, end in segments:
-            length = end - start
-            if offset < length or (closing and offset <= length + 1e-9):
+        for (start, _end), length in zip(segments, lengths, strict=True):
+            if offset < length - 1e-9 or (closing and offset <= length + 1e-9):
                 return start + min(offset, length)
             offset -= length
         return segments[-1][1]
 
     timings = []
     for index, (_first, _end, word) in enumerate(words):
-        start = at(float(bounds[index]), closing=False)
-        end = at(float(bounds[index + 1]), closing=True)
-        timings.append(WordTiming(word=word, start=round(start, 3), end=round(max(start, end), 3)))
+        start = at(offsets[index], closing=False)
+        end = max(start, at(offsets[index + 1], closing=True))
+        timings.append(WordTiming(word=word, start=round(start, 3), end=round(end, 3)))
     return timings
