@@ -22,6 +22,7 @@ from adpipe.context import Core
 from adpipe.domain.job import (
     CompleteRender,
     Fail,
+    FailNarration,
     JobState,
     RecordAssetDownloaded,
     RecordNarration,
@@ -58,6 +59,7 @@ class FakeServices:
     plan: bool = True  # False: jobs stay pending (tests of the 202 path)
     render: bool = True
     narrate: bool = True  # False: narration stays pending until `narrate_now`
+    unspeakable: set[str] = field(default_factory=set)  # scripts whose narration fails
     regenerations: int = 0
     narrated: list[tuple[str, int, str]] = field(default_factory=list)  # (job, scene, script)
 
@@ -136,9 +138,21 @@ class FakeServices:
         state = await load_job(self.core.store, job_id)
         for number in scenes_to_narrate(state):
             scene = state.scenes[number - 1]
+            if scene.script in self.unspeakable:
+                failure = FailNarration(
+                    scene_number=number,
+                    script=scene.script,
+                    planned_duration=scene.duration,
+                    code="engine_crashed",
+                    message="the fake engine cannot say this",
+                )
+                state, _ = await execute(self.core.store, job_id, failure)
+                continue
             audio, words = speech(scene.script)
             blob = await self.core.blobs.put_bytes(audio, "audio/wav")
             spoken_for = len(words) * WORD_SECONDS
+            needed = math.ceil((spoken_for + 0.5) * 10) / 10
+            lengthened = needed > scene.duration
             narration = Narration(
                 scene_number=number,
                 script=scene.script,
@@ -153,8 +167,9 @@ class FakeServices:
                 speed=1.0,
                 characters=len(scene.script),
                 cost=0.0,
-                scene_duration=max(scene.duration, math.ceil((spoken_for + 0.5) * 10) / 10),
-                lengthened=spoken_for + 0.5 > scene.duration,
+                scene_duration=needed if lengthened else scene.duration,
+                lengthened=lengthened,
+                note=f"The scene was lengthened to {needed:g} s." if lengthened else "",
             )
             state, recorded = await execute(
                 self.core.store, job_id, RecordNarration(narration=narration)

@@ -14,7 +14,7 @@ from adpipe.jobs import execute
 
 from .errors import problem_specs
 from .fields import Id, Label, Text
-from .job_access import job_row, owned_job
+from .job_access import job_row, narrating, owned_job, wait_for_job
 from .state import ApiState, request_metadata
 from .views import SceneView, job_state, scene_view_of
 
@@ -82,6 +82,11 @@ async def update_scene(
     _, recorded = await execute(api.core.store, job_id, command, request_metadata(request, user))
     if recorded:
         await api.settle(recorded[-1].position)
+        # Like the storyboard answers: the edited scene comes back with its new narration, unless
+        # that takes longer than the bounded wait (then its voiceover says pending).
+        await wait_for_job(
+            api, user, job_id, lambda row: not narrating(row), api.settings.storyboard_wait_seconds
+        )
     return await _scene(api, user, job_id, scene_number)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, Router, get, route
+from litestar import HttpMethod, Request, Response, Router, get, route
 from litestar.openapi.datastructures import ResponseSpec
 
 from adpipe.captions import to_srt, to_vtt
@@ -102,14 +102,19 @@ async def _cues_text(api: ApiState, user: str, job_id: str, kind: str) -> str:
     return to_vtt(cues) if kind == "vtt" else to_srt(cues)
 
 
-def _text_response(text: str, media_type: str, filename: str) -> Response[str]:
+def _text_response(
+    request: Request[Any, Any, Any], text: str, media_type: str, filename: str
+) -> Response[bytes]:
+    body = text.encode()
+    headers = {
+        "content-disposition": f'inline; filename="{filename}"',
+        "cache-control": "private, no-cache",  # changes with every edit during review
+        "content-length": str(len(body)),
+    }
     return Response(
-        content=text,
+        content=b"" if request.method == HttpMethod.HEAD else body,
         media_type=f"{media_type}; charset=utf-8",
-        headers={
-            "content-disposition": f'inline; filename="{filename}"',
-            "cache-control": "private, no-cache",  # changes with every edit during review
-        },
+        headers=headers,
     )
 
 
@@ -124,26 +129,32 @@ def _text_spec(description: str, media_type: str) -> dict[int, ResponseSpec]:
     }
 
 
-@get(
+@route(
     "/{job_id:str}/subtitles.vtt",
+    http_method=BLOB_METHODS,
     summary="The subtitles as WebVTT, timed to the narration; 409 before the storyboard exists",
     media_type=VTT,
     responses={**problem_specs(404, 409), **_text_spec("WebVTT subtitles", VTT)},
 )
-async def subtitles_vtt(api: ApiState, user: str, job_id: str) -> Response[str]:
+async def subtitles_vtt(
+    api: ApiState, user: str, request: Request[Any, Any, Any], job_id: str
+) -> Response[bytes]:
     text = await _cues_text(api, user, job_id, "vtt")
-    return _text_response(text, VTT, f"adpipe-{job_id}.vtt")
+    return _text_response(request, text, VTT, f"adpipe-{job_id}.vtt")
 
 
-@get(
+@route(
     "/{job_id:str}/subtitles.srt",
+    http_method=BLOB_METHODS,
     summary="The subtitles as SubRip (SRT), timed to the narration; 409 before the storyboard",
     media_type=SRT,
     responses={**problem_specs(404, 409), **_text_spec("SubRip subtitles", SRT)},
 )
-async def subtitles_srt(api: ApiState, user: str, job_id: str) -> Response[str]:
+async def subtitles_srt(
+    api: ApiState, user: str, request: Request[Any, Any, Any], job_id: str
+) -> Response[bytes]:
     text = await _cues_text(api, user, job_id, "srt")
-    return _text_response(text, SRT, f"adpipe-{job_id}.srt")
+    return _text_response(request, text, SRT, f"adpipe-{job_id}.srt")
 
 
 narration_handlers = [scene_voiceover, subtitles_vtt, subtitles_srt]
