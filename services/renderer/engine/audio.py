@@ -58,6 +58,16 @@ class Soundtrack:
             self._sent += count
             yield frame
 
+    def samples(self, count: int) -> NDArray[np.float32]:
+        """The next `count` samples (fewer at the end) as a (2, n) array, shaped as the frames
+        are: the narrated mix reads the music in large blocks."""
+        count = min(count, self.total_samples - self._sent)
+        samples = self._take(count)
+        if self._asset is not None:
+            samples = self._shape(samples, self._sent)
+        self._sent += count
+        return samples
+
     def close(self) -> None:
         self._music = None
         if self._container is not None:
