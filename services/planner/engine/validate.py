@@ -244,7 +244,8 @@ def validate_scene(
     duration = keep_duration if keep_duration is not None else round(draft.duration, 3)
     if keep_duration is None:
         _check_duration(duration, label, problems)
-        total = others_total + duration
+        # Rounded to the millisecond: 101.7 + 18.3 is 120.00000000000001 in floating point.
+        total = round(others_total + duration, 3)
         if not problems and not MIN_TOTAL_SECONDS <= total <= MAX_TOTAL_SECONDS:
             problems.append(
                 f"{label}: a duration of {duration:g} s makes the ad {total:g} s long; "
