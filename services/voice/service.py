@@ -26,6 +26,7 @@ from adpipe.worker import Delivery, Retry, ServiceRunner, ServiceSpec
 
 from .engine import (
     FittedNarration,
+    Speech,
     Synthesizer,
     TTSFailed,
     close,
@@ -55,6 +56,20 @@ SYNTHESES_PER_FIT = 4
 
 # voice name -> the engine that speaks it (a port: tests may hand in their own).
 SynthesizerFactory = Callable[[str], Synthesizer]
+
+
+class Metered:
+    """A synthesizer that adds up what its calls cost: `fit_narration` may speak a script again,
+    faster, and every take is paid for, not only the one kept."""
+
+    def __init__(self, inner: Synthesizer) -> None:
+        self.inner = inner
+        self.spent = 0.0
+
+    async def synthesize(self, text: str, *, voice: str, speed: float) -> Speech:
+        speech = await self.inner.synthesize(text, voice=voice, speed=speed)
+        self.spent += speech.cost
+        return speech
 
 
 def affected_scenes(event: Event, state: JobState) -> set[int]:
@@ -93,7 +108,7 @@ class Narrator:
                 continue
             scene = state.scenes[number - 1]
             try:
-                fitted = await self.speak(state, scene)
+                fitted, cost = await self.speak(state, scene)
             except TTSFailed as exc:
                 if exc.transient:
                     transient.append((number, exc))
@@ -102,7 +117,7 @@ class Narrator:
                 if state.status == "failed":
                     return
                 continue
-            state = await self.record(state, scene, fitted, meta)
+            state = await self.record(state, scene, fitted, cost, meta)
             if state.status not in ("storyboard_review", "in_progress"):
                 return
         if transient:
@@ -113,19 +128,21 @@ class Narrator:
                 delay=max(asked) if asked else None,
             )
 
-    async def speak(self, state: JobState, scene: Scene) -> FittedNarration:
+    async def speak(self, state: JobState, scene: Scene) -> tuple[FittedNarration, float]:
+        """The narration fitted to the scene, and what all its takes cost."""
         assert state.creative is not None and state.creative.voiceover is not None
         voiceover = state.creative.voiceover
         try:
-            synth = self.synthesizers(voiceover.voice)
+            synth = Metered(self.synthesizers(voiceover.voice))
             async with asyncio.timeout(self.deadline):
-                return await fit_narration(
+                fitted = await fit_narration(
                     synth,
                     scene.script,
                     voice=voiceover.voice,
                     speed=voiceover.speed,
                     scene_duration=scene.duration,
                 )
+            return fitted, round(synth.spent, 6)
         except TTSFailed:
             raise
         except TimeoutError:
@@ -145,7 +162,7 @@ class Narrator:
             ) from exc
 
     async def record(
-        self, state: JobState, scene: Scene, fitted: FittedNarration, meta: Metadata
+        self, state: JobState, scene: Scene, fitted: FittedNarration, cost: float, meta: Metadata
     ) -> JobState:
         speech = fitted.speech
         blob = await self.core.blobs.put_bytes(speech.audio, speech.content_type)
@@ -162,7 +179,7 @@ class Narrator:
             engine=speech.engine,
             speed=speech.speed,
             characters=speech.characters,
-            cost=speech.cost,
+            cost=cost,
             scene_duration=fitted.scene_duration,
             lengthened=fitted.lengthened,
             note=fitted.note,
