@@ -29,7 +29,7 @@ from .encode import AUDIO_LAYOUT, AUDIO_SAMPLE_RATE
 from .spec import RenderAsset
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Generator, Iterable, Iterator, Sequence
 
     from numpy.typing import NDArray
 
@@ -272,7 +272,7 @@ class NarratedSoundtrack:
             mixed += music * (duck * music_gain)
         return mixed
 
-    def _play(self) -> Iterator[av.AudioFrame]:
+    def _play(self) -> Generator[av.AudioFrame, None, None]:
         sent = 0
         for speech, music, duck in self._walk().parts():
             block = self._mix(speech, music, duck, self.speech_gain, self.music_gain)

@@ -62,8 +62,8 @@ def from_word_events(
     for index, (_first, _end, word) in enumerate(words):
         start = resolved[index]
         limit = resolved[index + 1] if index + 1 < len(words) else duration
-        start, end = _tighten(start, limit, active)
-        timings.append(WordTiming(word=word, start=round(start, 3), end=round(end, 3)))
+        begin, finish = _tighten(start, limit, active)
+        timings.append(WordTiming(word=word, start=round(begin, 3), end=round(finish, 3)))
     return timings
 
 
