@@ -79,7 +79,7 @@ def test_cues_are_ordered_apart_inside_their_scenes_and_say_the_script(
         home = [
             s
             for s in scenes
-            if s.scene_start - 1e-6 <= cue.start < s.scene_start + s.scene_duration
+            if s.scene_start - 1e-6 <= cue.start < s.scene_start + s.scene_duration - 1e-6
         ]
         assert home, cue
         scene = home[-1]
@@ -90,7 +90,7 @@ def test_cues_are_ordered_apart_inside_their_scenes_and_say_the_script(
         inside = [
             c
             for c in cues
-            if scene.scene_start - 1e-6 <= c.start < scene.scene_start + scene.scene_duration
+            if scene.scene_start - 1e-6 <= c.start < scene.scene_start + scene.scene_duration - 1e-6
         ]
         assert " ".join(c.text for c in inside).split() == scene.script.split()
 
