@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adpipe.domain.job import (
     Approve,
@@ -25,6 +27,7 @@ from adpipe.domain.job import (
 from adpipe.domain.narration import (
     Narration,
     adjustments,
+    failed_scenes,
     narration_status,
     narrations_in_order,
     ready_to_render,
@@ -307,3 +310,74 @@ def test_narration_recorded_events_round_trip_through_json() -> None:
     assert msgspec.json.decode(raw, type=NarrationSynthesized) == event
     encoded = msgspec.json.encode(run(state, narration(state, 1)))
     assert msgspec.json.decode(encoded, type=JobState).narrations[1].script == "Life moves fast."
+
+
+# ---- property test: narration in random review sequences keeps its promises -----------------
+
+numbers = st.integers(min_value=1, max_value=4)
+review_commands = st.one_of(
+    numbers.map(lambda n: ("narrate", n, None)),
+    st.tuples(numbers, st.sampled_from([7.0, 9.5, 12.0])).map(lambda t: ("narrate", t[0], t[1])),
+    numbers.map(lambda n: ("fail", n, None)),
+    st.tuples(numbers, st.sampled_from(["One.", "Two words.", "…", "Three more words."])).map(
+        lambda t: ("edit", t[0], t[1])
+    ),
+    st.tuples(numbers, st.sampled_from([5.0, 6.0, 8.0])).map(lambda t: ("resize", t[0], t[1])),
+    st.just(("approve", 0, None)),
+    st.just(("regenerate_all", 0, None)),
+)
+
+
+def command_for(state: JobState, kind: str, number: int, value: object) -> object:
+    match kind:
+        case "narrate":
+            return narration(state, number, fitted=value)  # type: ignore[arg-type]
+        case "fail":
+            return failure(state, number)
+        case "edit":
+            return UpdateScene(scene_number=number, script=str(value))
+        case "resize":
+            return UpdateScene(scene_number=number, duration=float(value))  # type: ignore[arg-type]
+        case "approve":
+            return Approve()
+    return RequestRegenerateAll()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(review_commands, max_size=30))
+def test_random_review_sequences_keep_the_narration_promises(
+    sequence: list[tuple[str, int, object]],
+) -> None:
+    state = in_review()
+    for kind, number, value in sequence:
+        if state.pending in ("all", "reject"):
+            # The planner answers the regeneration, at the storyboard's current length.
+            answer = storyboard()
+            first = msgspec.structs.replace(
+                answer.scenes[0], duration=round(state.duration_seconds - 24.0, 3)
+            )
+            state = run(state, msgspec.structs.replace(answer, scenes=[first, *answer.scenes[1:]]))
+        if not 1 <= number <= len(state.scenes) and kind in ("narrate", "fail"):
+            continue
+        before = state
+        try:
+            command = command_for(state, kind, number, value)
+            state = run(state, command)
+        except (InvalidTransition, ValidationFailed, IndexError):
+            continue
+        # A narration is kept only while it fits its scene's script and duration.
+        for scene in state.scenes:
+            kept = state.narrations.get(scene.scene_number)
+            assert kept is None or (kept.script, kept.scene_duration) == (
+                scene.script,
+                scene.duration,
+            )
+            assert not spoken(scene.script) or narration_status(state, scene) != "none"
+        assert abs(sum(s.duration for s in state.scenes) - state.duration_seconds) < 1e-6
+        if before.status == "in_progress":
+            # After approval the words are locked; a scene may only grow to hold its speech.
+            assert [s.script for s in state.scenes] == [s.script for s in before.scenes]
+            for new, old in zip(state.scenes, before.scenes, strict=True):
+                assert new.duration >= old.duration
+        if state.status == "in_progress" and before.status == "storyboard_review":
+            assert not failed_scenes(before), "approved over a failed narration"

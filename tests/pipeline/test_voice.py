@@ -158,11 +158,14 @@ async def test_regenerating_a_scene_narrates_it_again_and_no_other(
         await eventually(regenerated, within=30)
         after = await until_narrated(stack, job_id)
         new_events = (await events_of(stack, job_id))[count:]
+        old_audio = await stack.core.blobs.read_bytes(old.blob_id)
+        new_audio = await stack.core.blobs.read_bytes(after.narrations[2].blob_id)
     assert after.scenes[1].script != before.scenes[1].script
     narrated = [e for e in new_events if isinstance(e, NarrationSynthesized)]
     assert [e.scene_number for e in narrated] == [2]
     assert narrated[0].script == after.scenes[1].script
     assert after.narrations[2].blob_id != old.blob_id
+    assert new_audio != old_audio and new_audio[:4] == b"RIFF"
     assert {n: after.narrations[n] for n in (1, 3)} == {n: before.narrations[n] for n in (1, 3)}
 
 
