@@ -125,7 +125,10 @@ class Narrator:
             raise Retry(
                 "narration failed for now: "
                 + "; ".join(f"scene {n}: {e.detail}" for n, e in transient),
-                delay=max(asked) if asked else None,
+                # The provider's Retry-After, within the longest backoff we would wait anyway.
+                delay=min(max(asked), max(self.core.settings.retry_backoff_seconds))
+                if asked
+                else None,
             )
 
     async def speak(self, state: JobState, scene: Scene) -> tuple[FittedNarration, float]:
