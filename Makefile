@@ -24,6 +24,7 @@ bench: install
 	$(BIN)/python bench/eventstore.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/voice.py
 
 lint: install
 	$(BIN)/ruff check .

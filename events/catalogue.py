@@ -28,6 +28,7 @@ from .job import (
     StoryboardRegenerationRequested,
     StoryboardRejected,
 )
+from .narration import NarrationFailed, NarrationSynthesized
 from .party import (
     PARTY_EVENTS,
     CampaignCreated,
@@ -63,6 +64,8 @@ AnyEvent = (
     | RenderCompleted
     | JobFailed
     | JobCancelled
+    | NarrationSynthesized
+    | NarrationFailed
     | AssetRegistered
     | AssetStored
     | AssetFailed

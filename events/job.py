@@ -8,6 +8,7 @@ import msgspec
 
 from .asset import AssetMetadata
 from .base import Event, Usage
+from .narration import NarrationFailed, NarrationSynthesized
 from .scene import Scene
 
 AssetType = Literal["image", "video", "audio"]
@@ -43,12 +44,23 @@ class JobAssetRef(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     url: str | None = None
 
 
+class Voiceover(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Whether the scripts are spoken, and how; the voice is resolved when the job is created, so
+    a later change of the deployment's default does not change a job in flight."""
+
+    enabled: bool = True
+    voice: str = ""
+    speed: float = 1.0
+
+
 class Creative(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     direction: Direction
     assets: list[JobAssetRef] = []
     duration_seconds: float = 30.0
     aspect_ratio: AspectRatio = "16:9"
     resolution: Resolution = "1080p"
+    # None on jobs created before adpipe could speak: they have no narration, as then.
+    voiceover: Voiceover | None = None
 
 
 class JobCreated(Event, frozen=True, kw_only=True, tag="job.created"):
@@ -178,4 +190,6 @@ JOB_EVENTS: tuple[type[Event], ...] = (
     RenderCompleted,
     JobFailed,
     JobCancelled,
+    NarrationSynthesized,
+    NarrationFailed,
 )

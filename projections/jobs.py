@@ -12,6 +12,7 @@ import msgspec
 
 from adpipe.domain.job import JobState, evolve
 from adpipe.events.job import JOB_EVENTS, SceneRegenerated, ScenesGenerated, SceneUpdated
+from adpipe.events.narration import NarrationSynthesized
 from adpipe.projector import Projection
 
 if TYPE_CHECKING:
@@ -103,6 +104,13 @@ async def _update_scenes(
             await _put_scene(conn, job_id, event.scene, meta, envelope)
         case SceneUpdated():
             await _put_scene(conn, job_id, event.scene, {"origin": "edited"}, envelope)
+        case NarrationSynthesized(lengthened=True):
+            # The scene grew to hold its narration; where the scene came from is unchanged.
+            await conn.execute(
+                "UPDATE job_scenes SET duration_seconds = %s, updated_at = %s"
+                " WHERE job_id = %s AND scene_number = %s",
+                [event.scene_duration, envelope.recorded_at, job_id, event.scene_number],
+            )
 
 
 async def _put_scene(

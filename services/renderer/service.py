@@ -1,9 +1,15 @@
-"""The renderer service: consume `job.approved`, render the storyboard to an MP4, store it, and
-append `job.render_completed` — reporting `job.render_progress` on the way and stopping within a
-second or two when the job is cancelled.
+"""The renderer service: consume `job.approved` (and `job.narration_synthesized`), render the
+storyboard to an MP4 with each scene's narration, store it, and append `job.render_completed` —
+reporting `job.render_progress` on the way and stopping within a second or two when the job is
+cancelled.
+
+Approval does not wait for narration: it is queued, and the render starts on whichever event made
+the job ready — the approval when every narration had landed, else the last narration. Only that
+one event starts it, so two deliveries never render twice; its redelivery after a crash restarts.
 
 The engine (`engine/`) knows nothing of NATS or Postgres; this module feeds it local copies of the
-job's assets, runs it in a worker thread, and turns its progress callback into throttled events.
+job's assets and narrations, runs it in a worker thread, and turns its progress callback into
+throttled events.
 """
 
 from __future__ import annotations
@@ -17,17 +23,25 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adpipe.domain.job import CompleteRender, JobState, ReportProgress, StartRender, Video
+from adpipe.domain.job import CompleteRender, JobState, ReportProgress, StartRender, Video, evolve
+from adpipe.domain.narration import narrations_in_order, ready_to_render
 from adpipe.errors import InvalidTransition
 from adpipe.events.asset import AssetStored
 from adpipe.events.catalogue import Metadata, stream_id
 from adpipe.events.job import JobCancelled
-from adpipe.jobs import execute, job_stream, load_job
+from adpipe.jobs import execute, job_stream
 from adpipe.observability.outcomes import record_render
 from adpipe.pricing import render_cost
 from adpipe.worker import Delivery, Permanent, ServiceRunner, service_spec
 
-from .engine import RenderAsset, RenderCancelled, RenderFailed, RenderSpec, render
+from .engine import (
+    RenderAsset,
+    RenderCancelled,
+    RenderFailed,
+    RenderNarration,
+    RenderSpec,
+    render,
+)
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -36,6 +50,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 NAME = "renderer"
+SUBJECTS = ["adpipe.job.approved", "adpipe.job.narration_synthesized"]
+# File name endings of the narration formats, so the engine's demuxer need not guess.
+_AUDIO_EXTENSIONS = {"audio/wav": ".wav", "audio/mpeg": ".mp3", "audio/ogg": ".ogg"}
 # Progress events: at most one per PROGRESS_SECONDS unless it moved PROGRESS_STEP percent.
 PROGRESS_SECONDS = 2.0
 PROGRESS_STEP = 5
@@ -64,13 +81,42 @@ class Renderer:
         envelope = delivery.envelope
         job_id = envelope.entity_id
         meta = delivery.caused_metadata(NAME)
-        state = await load_job(self.core.store, job_id)
+        state, starts = await self.load_and_check(job_id, envelope.version)
+        if not starts:
+            return  # another event starts (or started) this render, or none will
         if state.status not in ("in_progress", "rendering"):
             return  # rendered already, cancelled or failed: nothing to do
         # A redelivery after a crash starts again from the beginning (attempt + 1).
         state, _ = await execute(self.core.store, job_id, StartRender(worker=self.worker), meta)
         with tempfile.TemporaryDirectory(prefix="adpipe-render-") as folder:
             await self.render_job(state, Path(folder), meta)
+
+    async def load_and_check(self, job_id: str, version: int) -> tuple[JobState, bool]:
+        """The job's state, and whether the event at `version` is the one that made it ready to
+        render (approved with every narration in; see the module's docstring)."""
+        state, starts = JobState(), False
+        for envelope in await self.core.store.read_stream(job_stream(job_id)):
+            after = evolve(state, envelope.data)
+            if envelope.version == version:
+                starts = ready_to_render(after) and not ready_to_render(state)
+            state = after
+        return state, starts
+
+    async def fetch_narrations(self, state: JobState, folder: Path) -> list[RenderNarration]:
+        narrations = []
+        for narration in narrations_in_order(state):
+            extension = _AUDIO_EXTENSIONS.get(narration.content_type, "")
+            path = folder / f"narration-{narration.scene_number}{extension}"
+            await self.core.blobs.to_file(narration.blob_id, path)
+            narrations.append(
+                RenderNarration(
+                    scene_number=narration.scene_number,
+                    path=str(path),
+                    lead_seconds=narration.lead_seconds,
+                    words=list(narration.words),
+                )
+            )
+        return narrations
 
     async def fetch_assets(self, state: JobState, folder: Path) -> dict[str, RenderAsset]:
         assert state.creative is not None
@@ -101,6 +147,7 @@ class Renderer:
             style=creative.direction.style,
             product=state.ad_basics.product,
             audio_asset_id=audio,
+            narrations=await self.fetch_narrations(state, folder),
         )
         out = folder / "video.mp4"
         progress = Progress()
@@ -195,7 +242,7 @@ async def run(core: Core, nc: NATS, stop: asyncio.Event) -> None:
         core.store,
         settings,
         name=NAME,
-        subjects=["adpipe.job.approved"],
+        subjects=SUBJECTS,
         handle=Renderer(core).handle,
         stage="rendering",
         # Rendering uses every core: one render per process, more processes for more throughput.

@@ -6,6 +6,8 @@
 - Rendering: `render_per_second[resolution]` per second of output video.
 - Storage: `storage_per_gb` per GB (10^9 bytes) stored, charged once when the bytes land — for a
   job, the assets it downloads from URLs; an asset uploaded or fetched on its own is charged there.
+- Voiceover: a cloud voice costs `tts_per_character` per character of script spoken, every time a
+  scene is narrated (an edited script is spoken again); the offline engine costs nothing.
 
 Dry-run estimates use the same functions; where sizes or token counts are not known yet they
 use the typical figures below.
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from adpipe.domain.storyboard import MAX_SCENES, MIN_SCENES
+from adpipe.voices import WORDS_PER_SECOND_BUDGET
 
 if TYPE_CHECKING:
     from adpipe.settings import Prices
@@ -34,12 +37,16 @@ TYPICAL_PROMPT_TOKENS = 1200
 TYPICAL_COMPLETION_TOKENS = 900
 # Typical sizes of downloaded ad material, for estimates made before anything is downloaded.
 TYPICAL_ASSET_BYTES = {"image": 2_000_000, "video": 40_000_000, "audio": 5_000_000}
+# Characters per word of ad copy, spaces and punctuation included: the seed's four scripts have
+# 149 characters in 25 words.
+TYPICAL_CHARACTERS_PER_WORD = 6
 
 
 class CostBreakdown(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     planning: float = 0.0
     rendering: float = 0.0
     storage: float = 0.0
+    voiceover: float = 0.0
 
 
 class CostEstimate(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -64,6 +71,17 @@ def render_cost(resolution: str, seconds: float, prices: Prices) -> float:
 def storage_cost(size_bytes: int, prices: Prices) -> float:
     """Storing `size_bytes` once."""
     return _money(prices.storage_per_gb * max(0, size_bytes) / GB)
+
+
+def voiceover_cost(characters: int, cloud: bool, prices: Prices) -> float:
+    """Speaking `characters` of script once: a cloud voice's price, nothing offline."""
+    return _money(prices.tts_per_character * max(0, characters)) if cloud else 0.0
+
+
+def typical_script_characters(duration_seconds: float) -> int:
+    """The characters of a storyboard's scripts when they fill the planners' word budget."""
+    words = WORDS_PER_SECOND_BUDGET * max(0.0, duration_seconds)
+    return round(words * TYPICAL_CHARACTERS_PER_WORD)
 
 
 def planning_cost(
@@ -104,16 +122,26 @@ def estimate_job(
     url_asset_types: list[str],
     model: str | None,
     prices: Prices,
+    voiceover: bool = False,
+    cloud_voice: bool = False,
 ) -> CostEstimate:
-    """A job's expected cost before anything runs: one storyboard, the render, the downloads."""
+    """A job's expected cost before anything runs: one storyboard, its narration once (scripts
+    filling the word budget), the render, the downloads."""
     planning = planning_cost(model, TYPICAL_PROMPT_TOKENS, TYPICAL_COMPLETION_TOKENS, prices)
     rendering = render_cost(resolution, duration_seconds, prices)
     download_bytes = sum(TYPICAL_ASSET_BYTES.get(t, 0) for t in url_asset_types)
     storage = storage_cost(download_bytes, prices)
+    speech = (
+        voiceover_cost(typical_script_characters(duration_seconds), cloud_voice, prices)
+        if voiceover
+        else 0.0
+    )
     return CostEstimate(
-        total=_money(planning + rendering + storage),
+        total=_money(planning + rendering + storage + speech),
         currency=prices.currency,
-        breakdown=CostBreakdown(planning=planning, rendering=rendering, storage=storage),
+        breakdown=CostBreakdown(
+            planning=planning, rendering=rendering, storage=storage, voiceover=speech
+        ),
     )
 
 

@@ -28,6 +28,9 @@ class Prices(msgspec.Struct, frozen=True, kw_only=True):
     builtin_planning: float = 0.0
     # Estimate for an LLM storyboard when litellm's cost map does not know the model.
     llm_planning_estimate: float = 0.01
+    # Cloud voices are priced per character spoken: OpenAI tts-1's list price ($15 per million).
+    # The offline engine (espeak-ng) runs on our CPU for nothing.
+    tts_per_character: float = 0.000015
     currency: str = "USD"
 
 
@@ -115,6 +118,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # From ADPIPE_CHAIN_KEY, the file ADPIPE_CHAIN_KEY_FILE names, or <home>/chain.key (which
     # `adpipe up` creates). None: plain SHA-256 links, which catch accidents but not a forger.
     chain_key: str | None = None
+
+    # Text-to-speech. Without a model the offline engine (espeak-ng, from its wheel) speaks; a
+    # litellm speech model ("openai/tts-1") adds the provider's cloud voices, reached through
+    # litellm's usual variables (OPENAI_API_KEY, OPENAI_API_BASE / OPENAI_BASE_URL).
+    tts_model: str | None = None
+    # The voice of a job whose request names none; None: the cloud default with a model, else
+    # espeak-ng's American English.
+    tts_voice: str | None = None
+    # One synthesis may take this long: a hung engine or provider is cut off and retried.
+    tts_timeout_seconds: float = 30.0
+    # A transient failure (provider 429/5xx, timeout) is retried this many times, with the
+    # services' backoff, before the narration fails with the reason.
+    tts_retries: int = 3
+
     allow_private_urls: bool = False
     upload_max_bytes: int = 1024 * 1024 * 1024
     prices: Prices = Prices()
@@ -230,6 +247,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "host": env.get("ADPIPE_HOST", "127.0.0.1"),
         "port": int(env.get("ADPIPE_PORT", "8080")),
         "llm_model": env.get("ADPIPE_LLM_MODEL") or None,
+        "tts_model": env.get("ADPIPE_TTS_MODEL") or None,
+        "tts_voice": env.get("ADPIPE_TTS_VOICE") or None,
         "allow_private_urls": _flag(env.get("ADPIPE_ALLOW_PRIVATE_URLS")),
     }
     values["chain_key"] = _chain_key(env, str(values["home"]))
@@ -256,5 +275,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         values["stream_replicas"] = _whole(env, "ADPIPE_STREAM_REPLICAS", 1, 5)
     if "ADPIPE_ACK_WAIT_SECONDS" in env:
         values["ack_wait_seconds"] = float(env["ADPIPE_ACK_WAIT_SECONDS"])
+    if "ADPIPE_TTS_TIMEOUT_SECONDS" in env:
+        values["tts_timeout_seconds"] = float(env["ADPIPE_TTS_TIMEOUT_SECONDS"])
+    if "ADPIPE_TTS_RETRIES" in env:
+        values["tts_retries"] = int(env["ADPIPE_TTS_RETRIES"])
     values.update(overrides)
     return msgspec.convert(values, Settings)

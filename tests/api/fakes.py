@@ -1,4 +1,4 @@
-"""Stand-ins for the planner, downloader and renderer services, for API tests only.
+"""Stand-ins for the planner, downloader, voice and renderer services, for API tests only.
 
 They follow the log in-process and append what the real services would, instantly and
 deterministically, so the API's waits (storyboard, regeneration, read-your-writes) are exercised
@@ -9,29 +9,44 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import io
+import math
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from adpipe.context import Core
 from adpipe.domain.job import (
     CompleteRender,
     Fail,
+    FailNarration,
+    JobState,
     RecordAssetDownloaded,
+    RecordNarration,
     RecordSceneRegenerated,
     RecordStoryboard,
     ReportProgress,
     StartRender,
     Video,
 )
+from adpipe.domain.narration import Narration, ready_to_render, scenes_to_narrate
 from adpipe.errors import InvalidTransition, StreamVersionConflict
 from adpipe.events.asset import AssetFailed, AssetMetadata, AssetRegistered, AssetStored
 from adpipe.events.catalogue import Envelope, stream_id
 from adpipe.events.job import AssetDownloaded
+from adpipe.events.narration import WordTiming
 from adpipe.events.scene import Scene
 from adpipe.jobs import execute, load_job
 from adpipe.storage.subscription import follow
 
 FAKE_MP4 = bytes(range(256)) * 40  # 10 240 bytes: enough for range requests
+# The fake narrator "speaks" each word as a tone this long, after a lead, at 16 kHz.
+WORD_SECONDS = 0.3
+FAKE_LEAD = 0.15
+FAKE_RATE = 16_000
 
 
 @dataclass
@@ -43,7 +58,10 @@ class FakeServices:
     remote: dict[str, tuple[bytes, AssetMetadata]] = field(default_factory=dict)
     plan: bool = True  # False: jobs stay pending (tests of the 202 path)
     render: bool = True
+    narrate: bool = True  # False: narration stays pending until `narrate_now`
+    unspeakable: set[str] = field(default_factory=set)  # scripts whose narration fails
     regenerations: int = 0
+    narrated: list[tuple[str, int, str]] = field(default_factory=list)  # (job, scene, script)
 
     async def run(self) -> None:
         async for batch in follow(self.core.store, 0, self.core.waker, poll_seconds=0.2):
@@ -67,6 +85,8 @@ class FakeServices:
                 if ref.asset_id in state.awaiting_assets:
                     await self._download(ref.asset_id, ref.url or "", state.job_id)
             state = await load_job(self.core.store, envelope.entity_id)
+        if self.narrate and state.status in ("storyboard_review", "in_progress"):
+            state = await self.narrate_now(state.job_id)
         if not self.plan:
             return
         if state.ready_to_plan or (
@@ -93,7 +113,7 @@ class FakeServices:
             await execute(
                 self.core.store, state.job_id, RecordSceneRegenerated(scene=new, planner="builtin")
             )
-        elif state.status == "in_progress" and self.render:
+        elif ready_to_render(state) and self.render:
             await execute(self.core.store, state.job_id, StartRender(worker="fake"))
         elif (
             state.status == "rendering"
@@ -111,6 +131,52 @@ class FakeServices:
                 render_seconds=0.1,
             )
             await execute(self.core.store, state.job_id, CompleteRender(video=video, cost=1.2))
+
+    async def narrate_now(self, job_id: str) -> JobState:
+        """Records a narration for every scene still waiting for one, as the voice service
+        would: a tone per word of the script, timed word by word."""
+        state = await load_job(self.core.store, job_id)
+        for number in scenes_to_narrate(state):
+            scene = state.scenes[number - 1]
+            if scene.script in self.unspeakable:
+                failure = FailNarration(
+                    scene_number=number,
+                    script=scene.script,
+                    planned_duration=scene.duration,
+                    code="engine_crashed",
+                    message="the fake engine cannot say this",
+                )
+                state, _ = await execute(self.core.store, job_id, failure)
+                continue
+            audio, words = speech(scene.script)
+            blob = await self.core.blobs.put_bytes(audio, "audio/wav")
+            spoken_for = len(words) * WORD_SECONDS
+            needed = math.ceil((spoken_for + 0.5) * 10) / 10
+            lengthened = needed > scene.duration
+            narration = Narration(
+                scene_number=number,
+                script=scene.script,
+                planned_duration=scene.duration,
+                blob_id=blob.id,
+                content_type="audio/wav",
+                duration_seconds=spoken_for,
+                lead_seconds=FAKE_LEAD,
+                words=words,
+                voice=state.creative.voiceover.voice,  # type: ignore[union-attr]
+                engine="fake",
+                speed=1.0,
+                characters=len(scene.script),
+                cost=0.0,
+                scene_duration=needed if lengthened else scene.duration,
+                lengthened=lengthened,
+                note=f"The scene was lengthened to {needed:g} s." if lengthened else "",
+            )
+            state, recorded = await execute(
+                self.core.store, job_id, RecordNarration(narration=narration)
+            )
+            if recorded:
+                self.narrated.append((job_id, number, scene.script))
+        return state
 
     async def _download(self, asset_id: str, url: str, job_id: str | None) -> None:
         store = self.core.store
@@ -140,6 +206,27 @@ class FakeServices:
                 cost=0.001,
             )
             await execute(store, job_id, RecordAssetDownloaded(event=downloaded))
+
+
+def speech(script: str) -> tuple[bytes, list[WordTiming]]:
+    """A WAV of one tone per word (its pitch from the script, so each script sounds different)
+    and the words' timings from the audio's start."""
+    words = script.split()
+    pitch = 200 + int(hashlib.sha256(script.encode()).hexdigest()[:4], 16) % 400
+    per_word = round(WORD_SECONDS * FAKE_RATE)
+    t = np.arange(per_word) / FAKE_RATE
+    tone = (0.3 * 32767 * np.sin(2 * math.pi * pitch * t)).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(FAKE_RATE)
+        wav.writeframes(np.tile(tone, len(words)).tobytes())
+    timings = [
+        WordTiming(word=w, start=i * WORD_SECONDS, end=round((i + 0.9) * WORD_SECONDS, 3))
+        for i, w in enumerate(words)
+    ]
+    return out.getvalue(), timings
 
 
 def storyboard(total: float, asset_ids: list[str], feedback: str | None = None) -> list[Scene]:

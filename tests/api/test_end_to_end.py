@@ -1,7 +1,7 @@
 """The API over the real services: URL assets downloaded, the storyboard planned, the MP4 made.
 
-Postgres, NATS, the relay, the projector and the downloader, planner and renderer services all
-run in-process; the "internet" is an aiohttp server on 127.0.0.1.
+Postgres, NATS, the relay, the projector and the downloader, planner, voice and renderer services
+all run in-process; the "internet" is an aiohttp server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ async def test_a_job_goes_from_urls_to_a_video_through_the_real_services(
         allow_private_urls=True,  # the CDN is on 127.0.0.1
         storyboard_wait_seconds=60.0,
     )
-    services = ("downloader", "planner", "renderer")
+    services = ("downloader", "planner", "voice", "renderer")
     async with running_stack(settings, services) as stack, serving(stack.core) as url:
         user = Client(session, url, await create_key(stack.core.pool, "alice"))
         client = await user.post("/api/v3/clients", json={"name": "ACME"})

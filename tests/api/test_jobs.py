@@ -36,6 +36,7 @@ async def test_a_new_job_is_answered_with_its_storyboard(alice: Client) -> None:
         "shotType",
         "transition",
         "assets",
+        "voiceover",
     }
     assert job["context"] == {"clientId": client_id, "campaignId": None}
     assert job["adBasics"]["keyMessage"] == "Stay connected"
@@ -50,6 +51,7 @@ async def test_a_new_job_is_answered_with_its_storyboard(alice: Client) -> None:
         "planning",
         "rendering",
         "storage",
+        "voiceover",
     }
     assert job["planner"] == {"name": "builtin", "model": None}
     assert job["pendingAction"] is None

@@ -47,7 +47,7 @@ def parse(text: str) -> list[dict[str, Any]]:
 async def test_a_jobs_json_lines_carry_its_id_in_every_role_and_one_request_id_links_them(
     settings: Settings, media: Media, http: aiohttp.ClientSession, json_log: io.StringIO
 ) -> None:
-    services = ["downloader", "planner", "renderer"]
+    services = ["downloader", "planner", "voice", "renderer"]
     async with api_stack(settings, http, services) as api:
         run = await run_job(api.user, f"{media.base}/product.jpg")
         events = await api.stack.core.store.read_stream(job_stream(run.job_id))
@@ -80,6 +80,12 @@ async def test_a_jobs_json_lines_carry_its_id_in_every_role_and_one_request_id_l
     assert storyboard.metadata.correlation_id == request_id
 
     approve_id = run.approve.headers["X-Request-ID"]
-    renderer_lines = [line for line in about_job if line["role"] == "renderer"]
+    # The render's lines carry the approval's request (the renderer also looks at each narration
+    # as it lands, in case it is the last one an approved job waits for: those carry theirs).
+    renderer_lines = [
+        line
+        for line in about_job
+        if line["role"] == "renderer" and "job.narration_synthesized" not in line["message"]
+    ]
     assert renderer_lines and all(line["requestId"] == approve_id for line in renderer_lines)
     assert all(line["eventId"] for line in renderer_lines + planner_lines)

@@ -75,7 +75,7 @@ async def test_a_job_moves_the_series_on_the_api_and_on_a_worker_metrics_port(
     llm: FakeOpenAI,
     hook_receiver: str,
 ) -> None:
-    services = ["downloader", "planner", "renderer", "webhooks"]
+    services = ["downloader", "planner", "voice", "renderer", "webhooks"]
     async with api_stack(settings, http, services) as api:
         worker = start_metrics_server(msgspec.structs.replace(settings, metrics_port=0), "renderer")
         assert worker is not None

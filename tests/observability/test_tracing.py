@@ -39,7 +39,7 @@ async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receiver]:
 async def test_one_trace_links_the_api_request_to_the_planner_and_the_renderer(
     settings: Settings, media: Media, http: aiohttp.ClientSession, receiver: Receiver
 ) -> None:
-    async with api_stack(settings, http, ["downloader", "planner", "renderer"]) as api:
+    async with api_stack(settings, http, ["downloader", "planner", "voice", "renderer"]) as api:
         run = await run_job(api.user, f"{media.base}/product.jpg")
         events = await api.stack.core.store.read_stream(job_stream(run.job_id))
     assert await asyncio.to_thread(tracing.flush)

@@ -8,7 +8,7 @@ from typing import Literal
 from adpipe.domain.job import CreateJob, JobState
 from adpipe.events.asset import AssetRegistered
 from adpipe.events.catalogue import Metadata, stream_id
-from adpipe.events.job import AdBasics, Creative, Direction, JobAssetRef, JobContext
+from adpipe.events.job import AdBasics, Creative, Direction, JobAssetRef, JobContext, Voiceover
 from adpipe.jobs import execute, load_job
 from testkit.core import eventually
 from testkit.stack import RunningStack
@@ -26,6 +26,7 @@ async def create_job(
     *,
     duration: float = 30.0,
     resolution: Literal["720p", "1080p"] = "1080p",
+    voiceover: Voiceover | None = None,
 ) -> str:
     job_id = str(uuid.uuid4())
     for ref in refs:
@@ -53,6 +54,7 @@ async def create_job(
             assets=refs,
             duration_seconds=duration,
             resolution=resolution,
+            voiceover=voiceover,
         ),
     )
     await execute(stack.core.store, job_id, command, Metadata(actor="user:u1"))

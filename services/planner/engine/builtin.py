@@ -1,14 +1,15 @@
 """The built-in planner: a deterministic storyboard heuristic that needs no network.
 
 Same inputs, same storyboard. Scene count and durations follow the target length (6–15 s: 3 scenes,
-–30: 4, –45: 5, –75: 6, longer: 7; weighted like the seed's 6/8/10/6 s example). Scenes play roles —
-hook, audience, message, feature, detail, lifestyle, call to action — whose scripts carry the
+–30: 4, –45: 5, –75: 6, longer: 7; weighted like the seed's 6/8/10/6 s example). Scenes play roles
+— hook, audience, message, feature, detail, lifestyle, call to action — whose scripts carry the
 product, audience, key message and CTA, and whose descriptions carry the style, tone, visual
-elements and the assets shown. Videos go to motion scenes, product images (named after the product
-or "product", "hero", "packshot", …; else the first image) to close-ups and the CTA; every image
-and video appears at least once; audio never does. The brief's tone sets the transitions (energetic:
-cuts, calm: fades). `variant` picks other phrasings, shots, asset order and scene order; feedback
-steers as `feedback.py` documents.
+elements and the assets shown; a script never has more words than its scene can speak
+(`budget.py`). Videos go to motion scenes, product images (named after the product or "product",
+"hero", "packshot", …; else the first image) to close-ups and the CTA; every image and video
+appears at least once; audio never does. The brief's tone sets the transitions (energetic: cuts,
+calm: fades). `variant` picks other phrasings, shots, asset order and scene order; feedback steers
+as `feedback.py` documents.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from adpipe.domain.storyboard import MAX_TOTAL_SECONDS, MIN_TOTAL_SECONDS
 from adpipe.events.scene import Scene
 
-from . import durations, wording
+from . import budget, durations, wording
 from .brief import Brief, PlannerAsset
 from .feedback import Energy, ScriptLength, Steer, energy_of, steer, words
 from .wording import Role, Words
@@ -203,7 +204,10 @@ def _scene(
             framing=_FRAMING.get(brief.aspect_ratio) if index == 0 else None,
             pick=pick + index,
         ),
-        script=wording.script(role, text, length=length, energy=energy, pick=pick),
+        # Spoken as voiceover, so never more words than the scene can hold.
+        script=budget.trim(
+            wording.script(role, text, length=length, energy=energy, pick=pick), duration
+        ),
         shot_type=shot,
         transition=_transition(index, count, shot, energy, pick),
         assets=[a.id for a in assets],

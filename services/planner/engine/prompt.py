@@ -11,6 +11,7 @@ import msgspec
 from adpipe.events.scene import Scene
 
 from .brief import Brief, PlannerAsset
+from .budget import WORDS_PER_SECOND_BUDGET, word_budget
 from .durations import MIN_SCENE_SECONDS
 from .vocabulary import SHOT_TYPES, TRANSITIONS
 
@@ -114,7 +115,9 @@ def _requirements(brief: Brief) -> str:
         "- Each scene should have:\n"
         f"  * Duration (seconds, at least {MIN_SCENE_SECONDS:g})\n"
         "  * Visual description\n"
-        "  * Script/voiceover text\n"
+        "  * Script/voiceover text, spoken over the scene: at most "
+        f"{WORDS_PER_SECOND_BUDGET:g} words per second of the scene, less 1 word "
+        f"(a 6-second scene: {word_budget(6.0)} words at most)\n"
         f"  * Shot type (one of: {', '.join(SHOT_TYPES)})\n"
         f"  * Transition type (one of: {', '.join(TRANSITIONS)})\n"
         "  * Asset assignment (which assets to use, by id; images and videos only)"
@@ -168,6 +171,10 @@ def scene_messages(
     neighbours = " and ".join(
         f"scene {n}" for n in (number - 1, number + 1) if 1 <= n <= len(scenes)
     )
+    spoken = (
+        f"Its script is spoken as voiceover: at most {word_budget(old.duration)} words for "
+        f"{old.duration:g} seconds ({WORDS_PER_SECOND_BUDGET:g} words per second, less 1)."
+    )
     if may_change_duration:
         timing = (
             f"It lasts {old.duration:g} seconds now; change that only as the feedback asks "
@@ -180,7 +187,7 @@ def scene_messages(
         f"Current storyboard ({brief.duration_seconds:g} seconds in total):\n"
         f"{_storyboard_json(scenes)}",
         f"Rewrite scene {number} only. The new scene must flow from and into {neighbours}, "
-        f"and differ from the current scene {number}. {timing}",
+        f"and differ from the current scene {number}. {timing} {spoken}",
     ]
     if feedback:
         parts.append(f'Reviewer feedback on scene {number}: "{feedback}"')

@@ -9,7 +9,9 @@ Lenient where the intent is unambiguous, strict where it is not:
 - durations off the target by at most 0.5 s are absorbed by the last scene, off by at most 15 %
   rescaled proportionally (0.1 s steps), off by more a problem;
 - duplicate asset ids in a scene are dropped; ids that are not this job's, or are audio, are
-  problems.
+  problems;
+- scripts are spoken over their scenes: one up to 30 % over its word budget (`budget.py`) is
+  trimmed at a sentence's end, one further over is a problem.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import msgspec
 from adpipe.domain.storyboard import MAX_SCENES, MAX_TOTAL_SECONDS, MIN_SCENES, MIN_TOTAL_SECONDS
 from adpipe.events.scene import Scene
 
-from . import durations
+from . import budget, durations
 from .brief import Brief
 from .plan import InvalidStoryboard
 from .vocabulary import SHOT_TYPES, TRANSITIONS, canonical_shot_type, canonical_transition
@@ -144,6 +146,21 @@ def _fit_total(found: list[float], target: float, problems: list[str]) -> list[f
     return found
 
 
+def _fit_script(script: str, duration: float, label: str, problems: list[str]) -> str:
+    excess = budget.over_budget(script, duration)
+    if not excess:
+        return script
+    allowed = budget.word_budget(duration)
+    if excess <= budget.TRIM_FRACTION * allowed:
+        return budget.trim(script, duration)
+    problems.append(
+        f"{label}: the script has {allowed + excess} words; spoken as voiceover, a "
+        f"{duration:g} s scene holds at most {allowed} ({budget.WORDS_PER_SECOND_BUDGET:g} "
+        "words per second, less 1)"
+    )
+    return script
+
+
 def validate_storyboard(
     raw: object,
     brief: Brief,
@@ -185,6 +202,12 @@ def validate_storyboard(
     fitted = _fit_total([d.duration for d in complete], brief.duration_seconds, problems)
     if problems:
         raise InvalidStoryboard(problems)
+    for n, (duration, scene_fields) in enumerate(zip(fitted, fields, strict=True), start=1):
+        scene_fields["script"] = _fit_script(
+            scene_fields["script"], duration, f"scene {n}", problems
+        )
+    if problems:
+        raise InvalidStoryboard(problems)
     return [
         Scene(scene_number=n, duration=d, **f)
         for n, (d, f) in enumerate(zip(fitted, fields, strict=True), start=1)
@@ -221,13 +244,16 @@ def validate_scene(
     duration = keep_duration if keep_duration is not None else round(draft.duration, 3)
     if keep_duration is None:
         _check_duration(duration, label, problems)
-        total = others_total + duration
+        # Rounded to the millisecond: 101.7 + 18.3 is 120.00000000000001 in floating point.
+        total = round(others_total + duration, 3)
         if not problems and not MIN_TOTAL_SECONDS <= total <= MAX_TOTAL_SECONDS:
             problems.append(
                 f"{label}: a duration of {duration:g} s makes the ad {total:g} s long; "
                 f"it must stay between {MIN_TOTAL_SECONDS:g} and "
                 f"{MAX_TOTAL_SECONDS:g} s"
             )
+    if not problems:
+        fields["script"] = _fit_script(fields["script"], duration, label, problems)
     if problems:
         raise InvalidStoryboard(problems)
     return Scene(scene_number=scene_number, duration=duration, **fields)

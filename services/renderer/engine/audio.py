@@ -58,6 +58,16 @@ class Soundtrack:
             self._sent += count
             yield frame
 
+    def samples(self, count: int) -> NDArray[np.float32]:
+        """The next `count` samples (fewer at the end) as a (2, n) array, shaped as the frames
+        are: the narrated mix reads the music in large blocks."""
+        count = min(count, self.total_samples - self._sent)
+        samples = self._take(count)
+        if self._asset is not None:
+            samples = self._shape(samples, self._sent)
+        self._sent += count
+        return samples
+
     def close(self) -> None:
         self._music = None
         if self._container is not None:
@@ -65,14 +75,20 @@ class Soundtrack:
             self._container = None
 
     def _take(self, count: int) -> NDArray[np.float32]:
-        while self._pending.shape[1] < count and self._music is not None:
+        # Chunks are joined once: appending each to the pending buffer copied it again for
+        # every chunk of a large request.
+        parts, have = [self._pending], self._pending.shape[1]
+        while have < count and self._music is not None:
             assert self._asset is not None
             with reading(self._asset, "decoded"):
                 chunk = next(self._music, None)
             if chunk is None:
                 self._music = None  # the track is over: silence from here
                 break
-            self._pending = np.concatenate([self._pending, chunk], axis=1)
+            parts.append(chunk)
+            have += chunk.shape[1]
+        if len(parts) > 1:
+            self._pending = np.concatenate(parts, axis=1)
         if self._pending.shape[1] < count:
             missing = count - self._pending.shape[1]
             self._pending = np.concatenate(

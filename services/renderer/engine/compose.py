@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from adpipe.captions import Cue, SceneWords, build_cues, estimate_words
+
 from . import text
 from .assets import prepare_still
 from .motion import ZOOM_HEADROOM, KenBurns, choose_path
@@ -62,7 +64,14 @@ class SceneLayer:
         if cta and " ".join(script.split()).casefold() == " ".join(cta.split()).casefold():
             script = ""  # the call to action already says it, larger
         self._overlays: list[Overlay] = []
-        if slot.visuals:
+        # Spoken captions: (first frame, end frame, overlay) of each phrase, shown while spoken.
+        self._phrases: list[tuple[int, int, Overlay]] = []
+        fps = composer.timeline.fps
+        if slot.visuals and composer.narrated:
+            for cue in composer.cues(slot, script):
+                if (cap := text.caption(cue.text, width, height)) is not None:
+                    self._phrases.append((round(cue.start * fps), round(cue.end * fps), cap))
+        elif slot.visuals:
             if (cap := text.caption(script, width, height)) is not None:
                 self._overlays.append(cap)
         elif (
@@ -88,6 +97,9 @@ class SceneLayer:
             out = planes
         for overlay in self._overlays:
             overlay.draw(out)
+        for first, end, phrase in self._phrases:
+            if first <= index < end:
+                phrase.draw(out)
         if self._cta is not None and index >= slot.start:
             self._cta.draw(out, min(256, (index - slot.start + 1) * 256 // self._cta_fade))
         dim(out, round(slot.brightness(index) * 256))
@@ -144,6 +156,26 @@ class Composer:
         self._layers: dict[int, SceneLayer] = {}
         self._background: Planes | None = None
         self._time_base = Fraction(1, timeline.fps)
+        self.narrated = bool(spec.narrations)
+        self._narrations = {n.scene_number: n for n in spec.narrations}
+
+    def cues(self, slot: Slot, script: str) -> list[Cue]:
+        """The phrases of `script` as this slot's narration speaks them (a scene left without
+        narration gets estimated timings), in seconds of the video."""
+        fps = self.timeline.fps
+        seconds = (slot.end - slot.start) / fps
+        narration = self._narrations.get(slot.scene.scene_number)
+        words, lead = (narration.words, narration.lead_seconds) if narration else ([], 0.0)
+        if narration is None:
+            words = estimate_words(script, seconds)
+        scene = SceneWords(
+            scene_start=slot.start / fps,
+            scene_duration=seconds,
+            offset=lead,
+            words=words,
+            script=script,
+        )
+        return build_cues([scene])
 
     def background(self) -> Planes:
         if self._background is None:

@@ -16,17 +16,19 @@ from typing import TYPE_CHECKING
 
 import av
 
-from .assets import preflight, visual_assets
+from .assets import check_audio, preflight, visual_assets
 from .audio import Soundtrack
 from .compose import Composer
 from .encode import AUDIO_SAMPLE_RATE, add_audio_stream, add_video_stream, open_output
-from .spec import RenderCancelled, RenderFailed, RenderResult, frame_size
+from .narration import NarratedSoundtrack, PlacedNarration, phrases_of
+from .spec import RenderAsset, RenderCancelled, RenderFailed, RenderResult, frame_size
 from .timeline import plan_timeline
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
-    from .spec import RenderAsset, RenderSpec
+    from .spec import RenderSpec
+    from .timeline import Timeline
 
 # Frames composited ahead of the encoder, budgeted in bytes: ~35 frames at 720p, ~16 at 1080p,
 # a lead that rides out a scene change (a still being scaled, a clip being opened) in bounded
@@ -77,7 +79,12 @@ def render(
         total,
         max(MIN_QUEUE_FRAMES, QUEUE_BYTES // frame_bytes),
     )
-    soundtrack = Soundtrack(music, total / spec.fps)
+    soundtrack: Soundtrack | NarratedSoundtrack
+    if spec.narrations:
+        placed = _place_narrations(spec, timeline)
+        soundtrack = NarratedSoundtrack(music, total / spec.fps, placed)
+    else:
+        soundtrack = Soundtrack(music, total / spec.fps)
     output: _Output | None = None
     try:
         output = _Output(partial, width, height, spec.fps)
@@ -112,6 +119,30 @@ def render(
     )
 
 
+def _place_narrations(spec: RenderSpec, timeline: Timeline) -> list[PlacedNarration]:
+    """Each narration at its scene's start (on the frame grid, as the pictures) plus its lead,
+    cut off at the scene's end should it run longer: speech never runs into the next scene."""
+    slots = {slot.scene.scene_number: slot for slot in timeline.slots}
+    placed = []
+    for narration in spec.narrations:
+        slot = slots[narration.scene_number]
+        asset = RenderAsset(
+            id=f"narration of scene {narration.scene_number}", type="audio", path=narration.path
+        )
+        check_audio(asset)
+        start = round((slot.start / timeline.fps + narration.lead_seconds) * AUDIO_SAMPLE_RATE)
+        stop = round(slot.end / timeline.fps * AUDIO_SAMPLE_RATE)
+        placed.append(
+            PlacedNarration(
+                asset=asset,
+                start=start,
+                stop=stop,
+                phrases=phrases_of(narration.words, start, stop),
+            )
+        )
+    return placed
+
+
 def _validate(spec: RenderSpec) -> None:
     if not spec.scenes:
         raise RenderFailed("the storyboard has no scenes")
@@ -120,6 +151,19 @@ def _validate(spec: RenderSpec) -> None:
     for scene in spec.scenes:
         if not (math.isfinite(scene.duration) and scene.duration > 0):
             raise RenderFailed(f"scene {scene.scene_number} has duration {scene.duration}")
+    numbers = {s.scene_number for s in spec.scenes}
+    narrated: set[int] = set()
+    for narration in spec.narrations:
+        if narration.scene_number not in numbers or narration.scene_number in narrated:
+            raise RenderFailed(
+                f"narration for scene {narration.scene_number}: the storyboard has no such "
+                "scene, or it has two narrations"
+            )
+        if not (math.isfinite(narration.lead_seconds) and narration.lead_seconds >= 0):
+            raise RenderFailed(
+                f"narration for scene {narration.scene_number} has lead {narration.lead_seconds}"
+            )
+        narrated.add(narration.scene_number)
     total = sum(s.duration for s in spec.scenes)
     if round(total * spec.fps) < 1:
         raise RenderFailed("the storyboard is shorter than one frame")

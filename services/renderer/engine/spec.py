@@ -7,6 +7,7 @@ from typing import Literal
 import msgspec
 
 from adpipe.errors import AdpipeError
+from adpipe.events.narration import WordTiming
 from adpipe.events.scene import Scene
 
 AspectRatio = Literal["16:9", "9:16", "1:1"]
@@ -24,8 +25,20 @@ class RenderAsset(msgspec.Struct, frozen=True, kw_only=True):
     path: str
 
 
+class RenderNarration(msgspec.Struct, frozen=True, kw_only=True):
+    """A scene's voiceover: a local audio file spoken from `lead_seconds` into the scene, and
+    when each of its words is spoken (seconds from the file's start), for the captions."""
+
+    scene_number: int
+    path: str
+    lead_seconds: float
+    words: list[WordTiming]
+
+
 class RenderSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """The approved storyboard plus the job's presentation settings."""
+    """The approved storyboard plus the job's presentation settings. With `narrations`, they
+    are mixed over the music (ducked under speech), the mix is normalised to -16 LUFS, and the
+    captions show each phrase as it is spoken; without, the ad is silent but for its music."""
 
     scenes: list[Scene]
     aspect_ratio: AspectRatio = "16:9"
@@ -35,6 +48,7 @@ class RenderSpec(msgspec.Struct, frozen=True, kw_only=True):
     style: str = ""
     product: str = ""
     audio_asset_id: str | None = None
+    narrations: list[RenderNarration] = []
 
 
 class RenderResult(msgspec.Struct, frozen=True, kw_only=True):

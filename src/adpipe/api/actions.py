@@ -23,7 +23,7 @@ from adpipe.jobs import execute, job_stream
 from .errors import problem_specs
 from .fields import Feedback, IdempotencyKey, Prefer
 from .idempotency import Reply, run_once
-from .job_access import job_document, owned_job, wait_for_job
+from .job_access import job_document, narrating, owned_job, wait_for_job
 from .state import ApiState, IdSource, request_metadata
 from .views import JobView
 
@@ -130,7 +130,10 @@ async def _act(
             api,
             user,
             job_id,
-            lambda row: row["pending"] is None or row["status"] != "storyboard_review",
+            lambda row: (
+                (row["pending"] is None and not narrating(row))
+                or row["status"] != "storyboard_review"
+            ),
             api.settings.storyboard_wait_seconds,
         )
     view = await job_document(api, user, job_id)

@@ -34,6 +34,7 @@ from .health import healthz, readyz
 from .idempotency import purge_forever
 from .request_checks import check_request
 from .state import ApiState, NatsReady, provide_api, provide_user
+from .voice import voices_router
 
 if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
@@ -83,7 +84,14 @@ def create_app(
     extras = default_route_handlers() if extra_route_handlers is None else extra_route_handlers
     v3 = Router(
         path="/api/v3",
-        route_handlers=[clients.router, campaigns.router, assets.router, jobs.router, *extras],
+        route_handlers=[
+            clients.router,
+            campaigns.router,
+            assets.router,
+            jobs.router,
+            voices_router,
+            *extras,
+        ],
         middleware=[DefineMiddleware(ApiKeyMiddleware)],
         dependencies={"api": Provide(provide_api), "user": Provide(provide_user)},
         before_request=check_request,

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from adpipe.domain.narration import scenes_to_narrate
 from adpipe.errors import NotFound
 from adpipe.jobs import load_job
 
@@ -46,6 +47,13 @@ async def owned_job(api: ApiState, user: str, job_id: str) -> JobState:
     if not state.exists or state.user_id != user:
         raise NotFound(f"job {job_id} does not exist")
     return state
+
+
+def narrating(row: Row) -> bool:
+    """The storyboard is in review and a scene's narration is still being made. Answers to the
+    storyboard wait for it too (bounded), so a reviewer gets the scenes with their audio."""
+    state = job_state(row)
+    return state.status == "storyboard_review" and bool(scenes_to_narrate(state))
 
 
 async def wait_for_job(

@@ -1,7 +1,8 @@
 """The body of `POST /jobs` (and `/jobs/dry-run`), and turning it into the job's creative.
 
 Assets come as `{url, type?, name?}` — registered here for the downloader to fetch — or as
-`{id}` of the user's own ready asset.
+`{id}` of the user's own ready asset. `voiceover` is checked against the voices this deployment
+speaks and recorded with its voice resolved, so a later change of the default changes no job.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from adpipe.events.job import (
     JobAssetRef,
     JobContext,
     Resolution,
+    Voiceover,
 )
+from adpipe.voices import SPEED_MAX, SPEED_MIN, VoiceInfo, default_voice, find_voice
 
 from . import reads
 from .fields import NO_NUL, HttpUrl, Id, Name, Text
@@ -29,6 +32,8 @@ from .refs import url_asset_type, url_file_name
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
+
+    from adpipe.settings import Settings
 
     from .state import IdSource
 
@@ -65,12 +70,23 @@ class AssetBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     name: Name | None = None
 
 
+class VoiceoverBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Whether each scene's script is spoken; `voice` is one of GET /api/v3/voices (default:
+    the deployment's), `speed` 0.5–2.0 times the voice's normal pace (default 1)."""
+
+    enabled: bool = True
+    voice: Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)] | None = None
+    speed: Annotated[float, Meta(ge=SPEED_MIN, le=SPEED_MAX)] | None = None
+
+
 class CreativeBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     direction: DirectionBody
     assets: Annotated[list[AssetBody], Meta(max_length=20)] = msgspec.field(default_factory=list)
     duration_seconds: Annotated[float, Meta(ge=6, le=120)] = 30.0
     aspect_ratio: AspectRatio = "16:9"
     resolution: Resolution = "1080p"
+    # Left out: narrated with the default voice at normal speed.
+    voiceover: VoiceoverBody | None = None
 
 
 class JobBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -91,14 +107,43 @@ class JobBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
         )
 
 
+def resolve_voice(asked: str | None, settings: Settings) -> tuple[VoiceInfo | None, str]:
+    """The voice a job will speak with, or None and why it is not available here."""
+    name = asked or default_voice(settings.tts_model, settings.tts_voice)
+    info = find_voice(name, settings.tts_model)
+    if info is not None:
+        return info, ""
+    hint = "; cloud voices need ADPIPE_TTS_MODEL" if not settings.tts_model else ""
+    if asked:
+        return None, f"no voice {asked!r} here; GET /api/v3/voices lists them{hint}"
+    return None, (
+        f"this deployment's default voice {name!r} (ADPIPE_TTS_VOICE) is not available{hint}; "
+        "name a voice from GET /api/v3/voices"
+    )
+
+
+def resolve_voiceover(body: VoiceoverBody | None, settings: Settings) -> tuple[Voiceover, str]:
+    """The job's voiceover with its voice resolved, and a problem with the voice ("" if none).
+    A disabled voiceover needs no voice, but one that is named must still exist."""
+    body = body or VoiceoverBody()
+    speed = round(body.speed, 3) if body.speed is not None else 1.0
+    if not body.enabled and body.voice is None:
+        return Voiceover(enabled=False, voice="", speed=speed), ""
+    voice, problem = resolve_voice(body.voice, settings)
+    name = voice.name if voice is not None else ""
+    return Voiceover(enabled=body.enabled, voice=name, speed=speed), problem
+
+
 async def resolve_creative(
     pool: AsyncConnectionPool[Any],
     user: str,
     body: JobBody,
     ids: IdSource,
     job_id: str,
+    settings: Settings,
 ) -> tuple[Creative, list[AssetRegistered]]:
-    """The job's creative, and the URL assets to register for the downloader (422 on bad refs)."""
+    """The job's creative, and the URL assets to register for the downloader (422 on bad refs
+    or an unknown voice)."""
     given = body.creative.assets
     known = await reads.assets_by_id(pool, user, [a.id for a in given if a.id is not None])
     refs: list[JobAssetRef] = []
@@ -137,6 +182,9 @@ async def resolve_creative(
             seen.add(asset.id)
             name = (asset.name or row["name"]).strip()
             refs.append(JobAssetRef(asset_id=asset.id, type=row["type"], name=name))
+    voiceover, problem = resolve_voiceover(body.creative.voiceover, settings)
+    if problem:
+        errors.append({"field": "creative.voiceover.voice", "message": problem})
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
     c = body.creative
@@ -151,6 +199,7 @@ async def resolve_creative(
         duration_seconds=round(c.duration_seconds, 3),
         aspect_ratio=c.aspect_ratio,
         resolution=c.resolution,
+        voiceover=voiceover,
     )
     return creative, registered
 

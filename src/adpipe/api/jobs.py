@@ -11,10 +11,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from adpipe.domain.job import CreateJob, Status
 from adpipe.errors import Conflict
 from adpipe.events.catalogue import NewEvent, stream_id
+from adpipe.events.job import Voiceover
 from adpipe.jobs import execute, job_stream
 from adpipe.observability import correlation
 from adpipe.pricing import CostEstimate, estimate_job, scene_count_range
 from adpipe.storage.eventstore import NO_STREAM
+from adpipe.voices import find_voice
 
 from . import reads
 from .actions import action_handler
@@ -22,13 +24,14 @@ from .blobs import BLOB_METHODS, blob_response
 from .errors import problem_specs
 from .fields import CampaignIdFilter, ClientIdFilter, IdempotencyKey, PageNumber, PageSize, Prefer
 from .idempotency import Reply, run_once
-from .job_access import job_document, job_row, job_views, wait_for_job
+from .job_access import job_document, job_row, job_views, narrating, wait_for_job
 from .job_requests import JobBody, resolve_creative
 from .openapi import binary_response
 from .refs import check_owner_refs, still_live
 from .scenes import scene_handlers
 from .state import ApiState, IdSource, request_metadata
 from .views import API, JobPage, JobView, PlannerView, job_state
+from .voice import narration_handlers
 
 
 def wants_async(prefer: str | None) -> bool:
@@ -45,6 +48,8 @@ class DryRunView(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     estimated_duration_seconds: float
     scene_count: SceneCount
     planner: PlannerView
+    # What would speak the scripts: the voice resolved as the job would record it.
+    voiceover: Voiceover
 
 
 @post(
@@ -86,7 +91,7 @@ async def _create(
         )
         job_id = ids.new("job")
         correlation.bind(job=job_id)  # the rest of this request's log lines are about the new job
-        creative, registered = await resolve_creative(pool, user, data, ids, job_id)
+        creative, registered = await resolve_creative(pool, user, data, ids, job_id, api.settings)
         # Assets given by id must still exist when the job commits: a delete racing this request
         # either sees the job (and refuses) or trips this guard (and the job is refused).
         guards += [still_live("asset", a.asset_id) for a in creative.assets if a.url is None]
@@ -125,7 +130,7 @@ async def _create(
             api,
             user,
             job_id,
-            lambda row: row["status"] != "pending",
+            lambda row: row["status"] != "pending" and not narrating(row),
             api.settings.storyboard_wait_seconds,
         )
     view = await job_document(api, user, job_id)
@@ -149,9 +154,14 @@ async def dry_run(api: ApiState, user: str, data: JobBody) -> DryRunView:
     await check_owner_refs(
         pool, user, data.context.client_id, data.context.campaign_id, prefix="context"
     )
-    creative, registered = await resolve_creative(pool, user, data, IdSource(user), "dry-run")
     settings = api.settings
+    creative, registered = await resolve_creative(
+        pool, user, data, IdSource(user), "dry-run", settings
+    )
     low, high = scene_count_range(creative.duration_seconds)
+    voiceover = creative.voiceover
+    assert voiceover is not None
+    voice = find_voice(voiceover.voice, settings.tts_model) if voiceover.enabled else None
     return DryRunView(
         estimated_cost=estimate_job(
             duration_seconds=creative.duration_seconds,
@@ -159,12 +169,15 @@ async def dry_run(api: ApiState, user: str, data: JobBody) -> DryRunView:
             url_asset_types=[e.asset_type for e in registered],
             model=settings.llm_model,
             prices=settings.prices,
+            voiceover=voiceover.enabled,
+            cloud_voice=voice is not None and voice.needs_network,
         ),
         estimated_duration_seconds=creative.duration_seconds,
         scene_count=SceneCount(min=low, max=high),
         planner=PlannerView(
             name="llm" if settings.llm_model else "builtin", model=settings.llm_model
         ),
+        voiceover=voiceover,
     )
 
 
@@ -230,6 +243,7 @@ router = Router(
         job_video,
         action_handler,
         *scene_handlers,
+        *narration_handlers,
     ],
     tags=["jobs"],
 )

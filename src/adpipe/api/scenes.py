@@ -12,12 +12,11 @@ from adpipe.domain.job import UpdateScene
 from adpipe.errors import NotFound
 from adpipe.jobs import execute
 
-from . import reads
 from .errors import problem_specs
 from .fields import Id, Label, Text
-from .job_access import job_row, owned_job
+from .job_access import job_row, narrating, owned_job, wait_for_job
 from .state import ApiState, request_metadata
-from .views import SceneView, scene_row_view
+from .views import SceneView, job_state, scene_view_of
 
 
 class SceneEdit(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -33,17 +32,17 @@ class SceneEdit(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 async def _scene(api: ApiState, user: str, job_id: str, number: int) -> SceneView:
-    await job_row(api, user, job_id)
-    for row in await reads.scenes(api.core.pool, job_id):
-        if row["scene_number"] == number:
-            return scene_row_view(row)
-    raise NotFound(f"job {job_id} has no scene {number}")
+    state = job_state(await job_row(api, user, job_id))
+    if not 1 <= number <= len(state.scenes):
+        raise NotFound(f"job {job_id} has no scene {number}")
+    return scene_view_of(state, state.scenes[number - 1])
 
 
 @get("/{job_id:str}/scenes", summary="The job's scenes, in order", responses=problem_specs(404))
 async def list_scenes(api: ApiState, user: str, job_id: str) -> list[SceneView]:
-    await job_row(api, user, job_id)
-    return [scene_row_view(r) for r in await reads.scenes(api.core.pool, job_id)]
+    # From the job's folded state (the jobs read model), which knows each scene's narration.
+    state = job_state(await job_row(api, user, job_id))
+    return [scene_view_of(state, s) for s in state.scenes]
 
 
 @get(
@@ -83,6 +82,11 @@ async def update_scene(
     _, recorded = await execute(api.core.store, job_id, command, request_metadata(request, user))
     if recorded:
         await api.settle(recorded[-1].position)
+        # Like the storyboard answers: the edited scene comes back with its new narration, unless
+        # that takes longer than the bounded wait (then its voiceover says pending).
+        await wait_for_job(
+            api, user, job_id, lambda row: not narrating(row), api.settings.storyboard_wait_seconds
+        )
     return await _scene(api, user, job_id, scene_number)
 
 

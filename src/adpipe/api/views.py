@@ -8,11 +8,18 @@ from typing import Any, Literal
 import msgspec
 
 from adpipe.domain.job import JobState, Status
-from adpipe.events.job import AdBasics, AspectRatio, Direction, JobContext, Resolution
+from adpipe.domain.narration import adjustments
+from adpipe.events.job import AdBasics, AspectRatio, Direction, JobContext, Resolution, Voiceover
 from adpipe.pricing import CostBreakdown
 from adpipe.projections.jobs import decode_state
 
-API = "/api/v3"
+from .narration_views import API as API  # the /api/v3 prefix, shared with the other views
+from .narration_views import (
+    SceneVoiceoverView,
+    SubtitlesUrls,
+    scene_voiceover,
+    subtitles_urls,
+)
 
 
 class View(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -79,6 +86,8 @@ class SceneView(View, frozen=True, kw_only=True):
     shot_type: str
     transition: str
     assets: list[str]
+    # The script spoken: listen at `voiceover.url` once its status is ready.
+    voiceover: SceneVoiceoverView
 
 
 class CreativeAssetView(View, frozen=True, kw_only=True):
@@ -95,6 +104,8 @@ class CreativeView(View, frozen=True, kw_only=True):
     duration_seconds: float
     aspect_ratio: AspectRatio
     resolution: Resolution
+    # None for jobs created before adpipe could speak (they have no narration).
+    voiceover: Voiceover | None = None
 
 
 class CostView(View, frozen=True, kw_only=True):
@@ -135,6 +146,10 @@ class JobView(View, frozen=True, kw_only=True):
     pending_action: PendingActionView | None
     # Why the last requested regeneration could not be made; the storyboard stayed as it was.
     regeneration_error: ErrorView | None = None
+    # What fitting the narration changed ("Scene 2: The scene was lengthened from 4 s to 5.3 s…").
+    adjustments: list[str] = []
+    # The subtitles as WebVTT and SRT sidecars, once the job is completed.
+    subtitles_urls: SubtitlesUrls | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -250,7 +265,7 @@ def asset_view(row: dict[str, Any]) -> AssetView:
     )
 
 
-def scene_view_of(scene: Any) -> SceneView:
+def scene_view_of(state: JobState, scene: Any) -> SceneView:
     return SceneView(
         scene_number=scene.scene_number,
         duration=scene.duration,
@@ -259,18 +274,7 @@ def scene_view_of(scene: Any) -> SceneView:
         shot_type=scene.shot_type,
         transition=scene.transition,
         assets=list(scene.assets),
-    )
-
-
-def scene_row_view(row: dict[str, Any]) -> SceneView:
-    return SceneView(
-        scene_number=row["scene_number"],
-        duration=row["duration_seconds"],
-        description=row["description"],
-        script=row["script"],
-        shot_type=row["shot_type"],
-        transition=row["transition"],
-        assets=list(row["assets"]),
+        voiceover=scene_voiceover(state, scene),
     )
 
 
@@ -318,8 +322,9 @@ def job_view(row: dict[str, Any], assets: dict[str, dict[str, Any]], currency: s
             duration_seconds=creative.duration_seconds,
             aspect_ratio=creative.aspect_ratio,
             resolution=creative.resolution,
+            voiceover=creative.voiceover,
         ),
-        scenes=[scene_view_of(s) for s in state.scenes],
+        scenes=[scene_view_of(state, s) for s in state.scenes],
         assets=[asset_view(assets[a.asset_id]) for a in creative.assets if a.asset_id in assets],
         progress=state.progress,
         duration_seconds=state.duration_seconds,
@@ -330,6 +335,7 @@ def job_view(row: dict[str, Any], assets: dict[str, dict[str, Any]], currency: s
                 planning=round(cost.planning, 6),
                 rendering=round(cost.rendering, 6),
                 storage=round(cost.storage, 6),
+                voiceover=round(cost.voiceover, 6),
             ),
         ),
         video_url=f"{API}/jobs/{state.job_id}/video" if state.status == "completed" else None,
@@ -343,6 +349,8 @@ def job_view(row: dict[str, Any], assets: dict[str, dict[str, Any]], currency: s
         )
         if state.regeneration_error
         else None,
+        adjustments=adjustments(state),
+        subtitles_urls=subtitles_urls(state.job_id) if state.status == "completed" else None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

@@ -35,8 +35,17 @@ from adpipe.events.job import (
     StoryboardRegenerationRequested,
     StoryboardRejected,
 )
+from adpipe.events.narration import NarrationFailed, NarrationSynthesized
 from adpipe.events.scene import Scene
 
+from .narration import (
+    Narration,
+    NarrationFailure,
+    fail_narration,
+    failed_scenes,
+    prune,
+    record_narration,
+)
 from .storyboard import check_scene, check_storyboard, check_total_duration
 
 Status = Literal[
@@ -49,10 +58,11 @@ class Cost(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     planning: float = 0.0
     rendering: float = 0.0
     storage: float = 0.0
+    voiceover: float = 0.0
 
     @property
     def total(self) -> float:
-        return round(self.planning + self.rendering + self.storage, 6)
+        return round(self.planning + self.rendering + self.storage + self.voiceover, 6)
 
 
 class Video(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -94,6 +104,12 @@ class JobState(msgspec.Struct, frozen=True, kw_only=True):
     model: str | None = None
     # Why the last requested regeneration could not be made (cleared by the next storyboard change).
     regeneration_error: JobError | None = None
+    # Each scene's narration (see domain/narration.py: one that no longer fits is dropped), why
+    # one could not be made, and which scenes changed since the storyboard was planned — a
+    # narration failing on the storyboard as first planned fails the job, like its planning.
+    narrations: dict[int, Narration] = {}
+    narration_failures: dict[int, NarrationFailure] = {}
+    revised_scenes: frozenset[int] = frozenset()
     render_attempts: int = 0
     progress: int = 0
     video: Video | None = None
@@ -178,6 +194,20 @@ class UpdateScene(Command, frozen=True, kw_only=True):
 
 class Approve(Command, frozen=True, kw_only=True):
     pass
+
+
+class RecordNarration(Command, frozen=True, kw_only=True):
+    narration: Narration
+
+
+class FailNarration(Command, frozen=True, kw_only=True):
+    """A scene's script could not be spoken (for the script and duration it was tried with)."""
+
+    scene_number: int
+    script: str
+    planned_duration: float
+    code: str
+    message: str
 
 
 class StartRender(Command, frozen=True, kw_only=True):
@@ -357,7 +387,29 @@ def decide(state: JobState, command: Command) -> list[Event]:
         case Approve():
             _require(state, "storyboard_review", action="approve the storyboard")
             _require_idle(state, "approve the storyboard")
+            # Narrations still being made do not block approval: the render waits for them.
+            if failures := failed_scenes(state):
+                first = failures[0]
+                raise InvalidTransition(
+                    f"cannot approve the storyboard: the narration of scene "
+                    f"{first.scene_number} failed ({first.message}); edit or regenerate the "
+                    "scene to narrate it again",
+                    status=state.status,
+                )
             return [JobApproved()]
+        case RecordNarration(narration=narration):
+            _require(state, "storyboard_review", "in_progress", action="record a narration")
+            return record_narration(state, narration)
+        case FailNarration():
+            _require(state, "storyboard_review", "in_progress", action="record a failed narration")
+            return fail_narration(
+                state,
+                command.scene_number,
+                command.script,
+                command.planned_duration,
+                code=command.code,
+                message=command.message,
+            )
         case StartRender():
             _require(state, "in_progress", "rendering", action="start rendering")
             return [RenderStarted(attempt=state.render_attempts + 1, worker=command.worker)]
@@ -443,6 +495,9 @@ def evolve(state: JobState, event: Event) -> JobState:
                 storyboards=state.storyboards + 1,
                 pending=None,
                 pending_feedback=None,
+                narrations=prune(state.narrations, event.scenes),
+                narration_failures={},
+                revised_scenes=frozenset(),
                 planner=event.planner,
                 model=event.model,
                 cost=replace(state.cost, planning=state.cost.planning + event.usage.cost),
@@ -466,9 +521,14 @@ def evolve(state: JobState, event: Event) -> JobState:
             scenes = [*state.scenes]
             scenes[event.scene_number - 1] = event.scene
             usage_cost = event.usage.cost if isinstance(event, SceneRegenerated) else 0.0
+            failures = dict(state.narration_failures)
+            failures.pop(event.scene_number, None)
             return replace(
                 state,
                 scenes=tuple(scenes),
+                narrations=prune(state.narrations, scenes),
+                narration_failures=failures,
+                revised_scenes=state.revised_scenes | {event.scene_number},
                 duration_seconds=event.duration_seconds,
                 regenerations=state.regenerations + isinstance(event, SceneRegenerated),
                 pending=None if isinstance(event, SceneRegenerated) else state.pending,
@@ -487,6 +547,31 @@ def evolve(state: JobState, event: Event) -> JobState:
             )
         case JobApproved():
             return replace(state, status="in_progress")
+        case NarrationSynthesized():
+            scenes = [*state.scenes]
+            number = event.scene_number
+            if 1 <= number <= len(scenes):
+                scenes[number - 1] = replace(scenes[number - 1], duration=event.scene_duration)
+            failures = dict(state.narration_failures)
+            failures.pop(number, None)
+            return replace(
+                state,
+                scenes=tuple(scenes),
+                duration_seconds=event.storyboard_seconds,
+                narrations={**state.narrations, number: Narration.of(event)},
+                narration_failures=failures,
+                cost=replace(state.cost, voiceover=state.cost.voiceover + event.cost),
+            )
+        case NarrationFailed():
+            failure = NarrationFailure(
+                scene_number=event.scene_number,
+                script=event.script,
+                code=event.code,
+                message=event.message,
+            )
+            return replace(
+                state, narration_failures={**state.narration_failures, event.scene_number: failure}
+            )
         case RenderStarted():
             return replace(state, status="rendering", render_attempts=event.attempt)
         case RenderProgress():

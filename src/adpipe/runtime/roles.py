@@ -33,6 +33,7 @@ SERVICES: dict[str, str] = {
     "downloader": "adpipe.services.downloader.service",
     "planner": "adpipe.services.planner.service",
     "renderer": "adpipe.services.renderer.service",
+    "voice": "adpipe.services.voice.service",
     "webhooks": "adpipe.services.webhooks.service",
 }
 
