@@ -1,4 +1,5 @@
-"""The litestar application: /api/v3 behind API keys, health probes, and the OpenAPI schema.
+"""The litestar application: /api/v3 behind API keys, the studio at /, health probes, and the
+OpenAPI schema.
 
 Every resource module exposes a `router` relative to /api/v3; all get the same dependencies —
 `api` (ApiState) and `user` (the caller's user id) — and the same auth, checks and problem+json
@@ -22,7 +23,7 @@ from adpipe import __version__
 from adpipe.projector import PROJECTIONS_CHANNEL
 from adpipe.storage.subscription import Waker
 
-from . import assets, campaigns, clients, jobs, live, webhooks
+from . import assets, campaigns, clients, jobs, live, studio, webhooks
 from .auth import ApiKeyMiddleware
 from .errors import handle_exception
 from .health import healthz, readyz
@@ -75,7 +76,7 @@ def create_app(
         await api.projections.stop()
 
     return Litestar(
-        route_handlers=[healthz, readyz, v3],
+        route_handlers=[healthz, readyz, studio.router, v3],
         state=State({"api": api}),
         on_startup=[start],
         on_shutdown=[stop],
