@@ -41,8 +41,8 @@ function assetRow({ name, detail, preview, onRemove }) {
   };
 }
 
-function typeTile(type, label) {
-  return h('span', { class: 'thumb tile', role: 'img', 'aria-label': label, text: TYPE_NAMES[type] || 'File' });
+function typeTile(type, label, fallback = 'File') {
+  return h('span', { class: 'thumb tile', role: 'img', 'aria-label': label, text: TYPE_NAMES[type] || fallback });
 }
 
 export function assetsSection(scope, context) {
@@ -101,7 +101,7 @@ export function assetsSection(scope, context) {
     item.view = assetRow({
       name,
       detail: value,
-      preview: typeTile(assetType, `${TYPE_NAMES[assetType] || 'Asset'} from a URL; previewed once downloaded`),
+      preview: typeTile(assetType, `${TYPE_NAMES[assetType] || 'Asset'} from a URL; previewed once downloaded`, 'URL'),
       onRemove: () => remove(item),
     });
     add(item);

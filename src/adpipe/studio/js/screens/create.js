@@ -3,7 +3,7 @@
 // a new creative option (the voiceover, once the API has it) is one more section.
 
 import { api } from '../api.js';
-import { field, h, select, showScreen } from '../dom.js';
+import { append, field, h, select, showScreen } from '../dom.js';
 import { assetsSection } from './create-assets.js';
 import { contextSection } from './create-context.js';
 
@@ -115,7 +115,8 @@ export async function createScreen(main, _params, scope) {
       if (f) f.error(message);
       else unplaced.push(message);
     }
-    summary.replaceChildren(h('p', { text: heading }), unplaced.length ? h('ul', {}, unplaced.map((m) => h('li', { text: m }))) : null);
+    summary.replaceChildren();
+    append(summary, [h('p', { text: heading }), unplaced.length > 0 && h('ul', {}, unplaced.map((m) => h('li', { text: m })))]);
     summary.hidden = false;
     const first = problems.find(([f]) => f);
     (first ? first[0].control : summary).focus();

@@ -3,7 +3,7 @@
 
 import { api } from '../api.js';
 import { h, showScreen } from '../dom.js';
-import { dateTime, statusLabel } from '../format.js';
+import { dateTime, seconds, statusLabel } from '../format.js';
 
 const PAGE_SIZE = 10;
 
@@ -14,7 +14,7 @@ function jobItem(job, scope) {
     scope.blobs.image(asset?.thumbnailUrl, asset ? `Thumbnail of ${product}` : '', 'thumb'),
     h('div', { class: 'job-text' },
       h('a', { class: 'job-link', href: `#/jobs/${encodeURIComponent(job.id)}`, text: product }),
-      h('p', { class: 'hint' }, h('time', { datetime: job.createdAt, text: dateTime(job.createdAt) }), ` · ${job.creative.durationSeconds}s · ${job.creative.aspectRatio}`)),
+      h('p', { class: 'hint' }, h('time', { datetime: job.createdAt, text: dateTime(job.createdAt) }), ` · ${seconds(job.durationSeconds)} · ${job.creative.aspectRatio}`)),
     h('span', { class: `status status-${job.status}`, text: statusLabel(job.status) }));
 }
 

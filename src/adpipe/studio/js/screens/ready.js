@@ -37,7 +37,7 @@ export function readyView(job, ctx) {
   });
 
   const element = h('section', { class: 'screen-body' },
-    h('h1', {}, 'Video Ready! ', h('span', { 'aria-hidden': 'true', text: '🎉' })),
+    h('h1', { text: 'Video Ready!' }),
     h('div', { class: 'card video-card' },
       h('div', { class: `player ratio-${job.creative.aspectRatio.replace(':', 'x')}` }, video),
       note,
