@@ -1,5 +1,5 @@
 // Building the page from data. User text only ever becomes Text nodes or attribute values, never
-// markup: the studio has no innerHTML at all, and the CSP's Trusted Types would refuse one.
+// markup: no string is ever parsed as HTML here, and the CSP's Trusted Types would refuse it.
 
 let counter = 0;
 
