@@ -589,3 +589,35 @@ def test_the_event_stream_parser_gives_the_same_messages_however_the_bytes_are_s
         {"event": "x", "data": "", "id": "2"},
     ]
     assert result["differ"] == []
+
+
+def test_rejecting_asks_what_to_change_and_replans_every_scene(
+    page: Browser, studio: StudioStack
+) -> None:
+    key = studio.new_key("critic")
+    job_id = new_job(studio, key, "Critic Watch")
+    wait_for_status(studio, key, job_id, "storyboard_review")
+    page.use_key(key, f"#/jobs/{job_id}")
+    page.arrive("Storyboard Review - Critic Watch Ad")
+    page.js(WATCH)
+    before = [c.text for c in page.driver.find_elements(By.CSS_SELECTOR, "li.scene")]
+
+    page.button("Reject").click()
+    dialog = page.driver.find_element(By.TAG_NAME, "dialog")
+    page.button("Reject", dialog).click()  # no feedback: the dialog says it is needed
+    assert error_next_to(page, "What should change?").startswith("Say what should change")
+    assert focused_name(page) == "What should change?"
+    page.control("What should change?", dialog).send_keys("Slower, calmer, more product close-ups")
+    page.button("Reject", dialog).click()
+    page.until(
+        lambda d: [c.text for c in d.find_elements(By.CSS_SELECTOR, "li.scene")] != before
+        and not d.find_elements(By.CSS_SELECTOR, "li.scene[aria-busy='true']"),
+        timeout=30,
+        what="a new storyboard",
+    )
+    busy = page.js("return window.__seen.busyCards")
+    # While it was replanned, every card said so and no button could be pressed.
+    assert {b["scene"] for b in busy} == {str(n) for n in range(1, len(before) + 1)}, busy
+    assert all(b["waiting"] for b in busy)
+    assert api_get(studio, key, f"/api/v3/jobs/{job_id}")["pendingAction"] is None
+    assert page.console_errors() == []

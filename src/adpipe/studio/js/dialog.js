@@ -4,10 +4,11 @@
 import { field, h, uid } from './dom.js';
 
 /**
- * ask({title, message, label, required, confirm, cancel}) → Promise<string | null>.
- * Without `label` it is a plain confirmation and answers '' when confirmed.
+ * ask({title, message, label, required, missing, confirm, cancel}) → Promise<string | null>.
+ * Without `label` it is a plain confirmation and answers '' when confirmed; `missing` is what
+ * a required field says when left empty.
  */
-export function ask({ title, message, label, required = false, confirm, cancel = 'Cancel' }) {
+export function ask({ title, message, label, required = false, missing = 'Required.', confirm, cancel = 'Cancel' }) {
   const opener = document.activeElement;
   return new Promise((resolve) => {
     const titleId = uid('dialog-title');
@@ -15,7 +16,7 @@ export function ask({ title, message, label, required = false, confirm, cancel =
     const feedback = input ? field(label, input) : null;
     const form = h(
       'form',
-      { method: 'dialog', class: 'dialog-form' },
+      { method: 'dialog', class: 'dialog-form', novalidate: true },
       h('h2', { id: titleId, text: title }),
       message ? h('p', { text: message }) : null,
       feedback && feedback.wrapper,
@@ -42,7 +43,7 @@ export function ask({ title, message, label, required = false, confirm, cancel =
       event.preventDefault();
       const text = input ? input.value.trim() : '';
       if (required && !text) {
-        feedback.error(`${label.replace(/ \(optional\)$/, '')} is required`);
+        feedback.error(missing);
         input.focus();
         return;
       }

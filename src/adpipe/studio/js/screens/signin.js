@@ -14,7 +14,7 @@ export function signInScreen(main, { message, done }) {
     required: true,
   });
   const key = field('API key', input, {
-    hint: 'The key that `adpipe up` printed (it is also in .adpipe/dev-api-key). It stays in this browser tab only, until you close it.',
+    hint: 'Paste the key that make run (adpipe up) printed; it is also in .adpipe/dev-api-key. It is kept in this browser tab only, until you close it.',
   });
   const button = h('button', { type: 'submit', class: 'primary', text: 'Sign in' });
   const form = h('form', { class: 'card narrow', novalidate: true }, key.wrapper, h('div', { class: 'actions' }, button));

@@ -67,7 +67,7 @@ export function reviewView(initial, ctx) {
     if (feedback !== null) await act({ action: 'regenerate_all_scenes', feedback: feedback || undefined }, 'Regenerating every scene…');
   });
   reject.addEventListener('click', async () => {
-    const feedback = await ask({ title: 'Reject the storyboard', message: 'A new storyboard is planned from what you say here.', label: 'What should change?', required: true, confirm: 'Reject' });
+    const feedback = await ask({ title: 'Reject the storyboard', message: 'A new storyboard is planned from what you say here.', label: 'What should change?', required: true, missing: 'Say what should change, so the new storyboard can be better.', confirm: 'Reject' });
     if (feedback !== null) await act({ action: 'reject_storyboard', feedback }, 'Planning a new storyboard…');
   });
   approve.addEventListener('click', async () => {
