@@ -515,6 +515,7 @@ def test_failed_and_cancelled_jobs_have_screens_of_their_own(
     slow = new_job(studio, key, "Slow Watch", assets=[{"url": f"{studio.cdn.base}/slow.jpg"}])
     page.open(f"#/jobs/{slow}")
     page.arrive("Planning Your Storyboard")
+    page.check_screen("1-planning")
     page.button("Cancel Job").click()
     page.button("Cancel Job", page.driver.find_element(By.TAG_NAME, "dialog")).click()
     page.arrive("Job Cancelled")

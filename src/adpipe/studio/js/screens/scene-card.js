@@ -7,7 +7,8 @@ import { field, h } from '../dom.js';
 import { seconds } from '../format.js';
 
 function scenePreview(scene, job, ctx) {
-  const asset = job.assets.find((a) => scene.assets.includes(a.id) && a.thumbnailUrl);
+  // The scene's first asset that has a picture (audio has none).
+  const asset = scene.assets.map((id) => job.assets.find((a) => a.id === id)).find((a) => a?.thumbnailUrl);
   return h('div', { class: 'scene-preview' }, ctx.scope.blobs.image(asset?.thumbnailUrl, asset ? `Preview: ${asset.name}` : '', 'preview'));
 }
 
@@ -27,7 +28,7 @@ const SCENE_PARTS = [sceneDescription, sceneScript, sceneShot];
 
 /**
  * A card for `scene`. `busy` says a regeneration of it runs (the card says so and its buttons
- * wait); `locked` that another change runs; `actions.regenerate(n)` and `actions.saved()` act.
+ * wait); `locked` that another change runs. `actions` has regenerate(n), saved(n) and closed().
  */
 export function sceneCard(scene, job, ctx, { busy, locked, actions }) {
   const n = scene.sceneNumber;
@@ -46,10 +47,12 @@ export function sceneCard(scene, job, ctx, { busy, locked, actions }) {
     body.replaceWith(editor(scene, job, {
       done(saved) {
         delete card.dataset.editing;
-        if (saved) actions.saved(n);
-        else {
+        if (saved) {
+          actions.saved(n);
+        } else {
           card.querySelector('form.scene-editor').replaceWith(body);
           edit.focus();
+          actions.closed(); // redraws the card if the storyboard changed while it was open
         }
       },
     }));

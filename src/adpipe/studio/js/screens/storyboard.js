@@ -55,6 +55,9 @@ export function reviewView(initial, ctx) {
       });
       if (feedback !== null) await act({ action: 'regenerate_scene', sceneNumber: n, feedback: feedback || undefined }, `Regenerating scene ${n}…`);
     },
+    closed() {
+      update(job);
+    },
     async saved(n) {
       await ctx.refresh();
       announce(`Scene ${n} saved.`);
