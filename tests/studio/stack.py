@@ -23,6 +23,7 @@ from aiohttp import web
 from adpipe.api.app import create_app
 from adpipe.api.keys import create_key
 from adpipe.api.server import ApiServer
+from adpipe.runtime.roles import run_service
 from adpipe.settings import Settings
 from testkit.media import jpeg_bytes
 from testkit.stack import RunningStack, running_stack
@@ -30,7 +31,9 @@ from testkit.stack import RunningStack, running_stack
 from .proxy import CuttableProxy, cuttable_proxy
 
 T = TypeVar("T")
-SERVICES = ("downloader", "planner", "renderer")
+# The planner runs on its own so that a test can pause it: a regeneration then stays pending
+# for as long as the test needs to look at the busy storyboard.
+SERVICES = ("downloader", "renderer")
 START_SECONDS = 60
 
 
@@ -113,6 +116,30 @@ async def clear_jetstream(url: str) -> None:
         await client.close()
 
 
+class PausablePlanner:
+    """The planner service, stopped and started again at will (its durable consumer keeps
+    what arrives meanwhile)."""
+
+    def __init__(self, stack: RunningStack) -> None:
+        self.stack = stack
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        assert self.task is None, "the planner is already running"
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(
+            run_service("planner", self.stack.core, self.stack.nc, self.stop), name="planner"
+        )
+
+    async def pause(self) -> None:
+        assert self.task is not None, "the planner is not running"
+        self.stop.set()
+        async with asyncio.timeout(15):
+            await self.task
+        self.task = None
+
+
 @dataclass
 class StudioStack:
     """The running stack as the test thread sees it."""
@@ -122,6 +149,7 @@ class StudioStack:
     proxy: CuttableProxy
     cdn: Cdn
     files: Path
+    planner: PausablePlanner
 
     @property
     def origin(self) -> str:
@@ -141,6 +169,12 @@ class StudioStack:
 
     def new_key(self, user: str) -> str:
         return self.run(lambda: create_key(self.stack.core.pool, user))
+
+    def pause_planner(self) -> None:
+        self.run(self.planner.pause)
+
+    def resume_planner(self) -> None:
+        self.call(self.planner.start)
 
 
 class StackThread:
@@ -190,7 +224,13 @@ class StackThread:
             served(stack) as port,
             cuttable_proxy(port) as proxy,
         ):
-            self.ready = StudioStack(self._loop, stack, proxy, cdn, self.files)
+            planner = PausablePlanner(stack)
+            planner.start()
+            self.ready = StudioStack(self._loop, stack, proxy, cdn, self.files, planner)
             self._started.set()
-            await self._stop.wait()
-            cdn.release.set()
+            try:
+                await self._stop.wait()
+            finally:
+                cdn.release.set()
+                if planner.task is not None:
+                    await planner.pause()
