@@ -316,6 +316,8 @@ def test_an_ad_goes_from_an_empty_account_to_a_downloaded_mp4(
     page.arrive("Video Ready!")
     page.button("Your ads").click()
     page.arrive("Your Video Ads")
+    page.driver.refresh()  # the hash route brings the list back, still signed in
+    page.arrive("Your Video Ads")
     item = page.driver.find_element(By.CSS_SELECTOR, "li.job")
     assert item.find_element(By.CSS_SELECTOR, "a.job-link").text == "Smart Watch"
     assert item.find_element(By.CSS_SELECTOR, ".status").text == "Completed"
