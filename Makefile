@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench lint schema clean
+.PHONY: install browser run test bench lint schema clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,23 @@ install: $(STAMP)
 run: install
 	$(BIN)/adpipe up
 
-test: install
+# The studio's browser tests drive Debian's chromium through its chromedriver; a browser is never
+# downloaded at run time. Installed here with apt-get when missing (as root); otherwise stop and say.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+	  exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver for the studio's browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  { apt-get update -q && apt-get install -y -q chromium chromium-driver; } || { \
+	    echo "make test: apt-get could not install chromium and chromium-driver" >&2; exit 1; }; \
+	else \
+	  echo "make test needs chromium and chromium-driver for the studio's browser tests;" >&2; \
+	  echo "install them (sudo apt-get install chromium chromium-driver) or run make test as root" >&2; \
+	  exit 1; \
+	fi
+
+test: install browser
 	$(BIN)/python -m pytest
 
 bench: install

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# The studio's web files: served from the installed package, so each must be in the wheel.
+STUDIO_SUFFIXES = {".html", ".js", ".css", ".svg"}
 MAPPING = {
     "src/adpipe": "adpipe",
     "events": "adpipe/events",
@@ -29,6 +31,8 @@ def expected_files() -> set[str]:
             if path.suffix in {".py", ".sql"} or (
                 path.suffix == ".json" and "schema" in path.parts
             ):
+                wanted.add(f"{target}/{path.relative_to(base).as_posix()}")
+            elif path.suffix in STUDIO_SUFFIXES and "studio" in path.parts:
                 wanted.add(f"{target}/{path.relative_to(base).as_posix()}")
     # events/ etc. sit inside src/adpipe's tree only through the mapping, never twice.
     return wanted
@@ -56,3 +60,4 @@ def test_the_wheel_holds_every_module_and_data_file(tmp_path: Path) -> None:
     assert not missing, f"not in the wheel: {missing}"
     assert "adpipe/storage/sql/0001_core.sql" in names
     assert "adpipe/events/schema/asyncapi.json" in names
+    assert {"adpipe/studio/index.html", "adpipe/studio/js/main.js"} <= names

@@ -48,6 +48,10 @@ async def test_up_starts_everything_answers_ready_and_keeps_data_across_restarts
             if run == 1:
                 key = (home / "dev-api-key").read_text().strip()
                 assert re.search(rf"API key \(user dev\): {re.escape(key)}", log.read_text())
+                assert f"studio: {base}/ " in log.read_text()
+                async with aiohttp.ClientSession() as session, session.get(f"{base}/") as page:
+                    assert page.status == 200 and page.content_type == "text/html"
+                    assert "Content-Security-Policy" in page.headers
                 async with aiohttp.ClientSession() as session:
                     response = await session.post(
                         f"{base}/api/v3/clients",

@@ -1,4 +1,5 @@
-"""The litestar application: /api/v3 behind API keys, health probes, and the OpenAPI schema.
+"""The litestar application: /api/v3 behind API keys, the studio at /, health probes, and the
+OpenAPI schema.
 
 Every resource module exposes a `router` relative to /api/v3; all get the same dependencies —
 `api` (ApiState) and `user` (the caller's user id) — and the same auth, checks and problem+json
@@ -27,7 +28,7 @@ from adpipe.projector import PROJECTIONS_CHANNEL
 from adpipe.storage.subscription import Waker
 from adpipe.tasks import cancel_and_wait
 
-from . import assets, campaigns, clients, jobs, live, webhooks
+from . import assets, campaigns, clients, jobs, live, studio, webhooks
 from .auth import ApiKeyMiddleware
 from .errors import handle_exception
 from .health import healthz, readyz
@@ -121,8 +122,9 @@ def create_app(
 
     return Litestar(
         # /metrics, like the probes, sits outside /api/v3 and needs no key: expose it to the
-        # network deliberately (the API binds 127.0.0.1 by default).
-        route_handlers=[healthz, readyz, metrics_endpoint, v3],
+        # network deliberately (the API binds 127.0.0.1 by default). The studio at / is static
+        # files that use /api/v3 with the user's key.
+        route_handlers=[healthz, readyz, metrics_endpoint, studio.router, v3],
         state=State({"api": api}),
         on_startup=[start],
         on_shutdown=[stop],

@@ -73,6 +73,8 @@ async def run_roles(settings: Settings, stop: asyncio.Event, *, announce: bool =
                 key = await dev_key(settings, Path(settings.home))
                 print(
                     f"adpipe is up at http://{settings.host}:{settings.port}\n"
+                    f"  studio: http://{settings.host}:{settings.port}/"
+                    " (open it in a browser and paste the API key)\n"
                     f"  API key (user dev): {key}\n"
                     f"  try: curl -H 'Authorization: Bearer {key}' "
                     f"http://{settings.host}:{settings.port}/api/v3/jobs\n"

@@ -1,0 +1,52 @@
+// The screens of a job at work: planning its storyboard, and "Creating Your Video Ad".
+
+import { h, uid } from '../dom.js';
+import { remaining } from '../format.js';
+import { cancelJobButton } from './job-actions.js';
+
+export function pendingView(job, ctx) {
+  const element = h('section', { class: 'screen-body' },
+    h('h1', { text: 'Planning Your Storyboard' }),
+    h('p', { class: 'lead', text: `${job.adBasics.product} Ad` }),
+    h('div', { class: 'card' },
+      h('p', {}, 'Status: ', h('strong', { text: 'Planning' })),
+      h('progress', { 'aria-label': 'Planning the storyboard' }),
+      h('p', { text: 'adpipe is fetching your assets and planning the scenes. The storyboard opens here by itself when it is ready.' }),
+      h('div', { class: 'actions' }, cancelJobButton(job, ctx, { what: 'Planning stops and no video is made.' }))));
+  return { element };
+}
+
+export function renderingView(job, ctx) {
+  const status = h('strong');
+  const labelId = uid('render-label');
+  const bar = h('progress', { max: 100, value: 0, 'aria-labelledby': labelId });
+  const percent = h('span', { class: 'percent', 'aria-hidden': 'true' });
+  const eta = h('span');
+  const element = h('section', { class: 'screen-body' },
+    h('h1', { text: 'Creating Your Video Ad' }),
+    h('p', { class: 'lead', text: `${job.adBasics.product} Ad` }),
+    h('div', { class: 'card' },
+      h('p', {}, 'Status: ', status),
+      h('p', { class: 'visually-hidden', id: labelId, text: 'Render progress' }),
+      h('div', { class: 'progress-row' }, bar, percent),
+      h('p', {}, 'Estimated time remaining: ', eta),
+      h('div', { class: 'actions' }, cancelJobButton(job, ctx))));
+
+  function progress(data) {
+    const value = Math.max(bar.value, Math.min(100, data.percent));
+    bar.value = value;
+    percent.textContent = `${value}%`;
+    eta.textContent = remaining(data.etaSeconds);
+  }
+
+  function update(fresh) {
+    // Approved and waiting for a renderer is not rendering yet; say so plainly.
+    status.textContent = fresh.status === 'rendering' ? 'Rendering' : 'Waiting for a renderer';
+    progress({ percent: fresh.progress, etaSeconds: ctx.live.progress?.etaSeconds ?? null });
+  }
+
+  update(job);
+  if (ctx.live.progress) progress(ctx.live.progress);
+  return { element, update, progress };
+}
+
