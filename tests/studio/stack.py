@@ -2,8 +2,8 @@
 
 Selenium blocks while it waits for the browser, so the stack cannot share the test's event
 loop: it runs in a background thread with its own loop — real Postgres and NATS, the relay, the
-projector, the downloader, planner (built-in, offline), voice and renderer services, the API served by
-uvicorn on 127.0.0.1 behind a cuttable proxy, and a "CDN" of media files on 127.0.0.1.
+projector, the downloader, planner (built-in, offline), voice and renderer services, the API
+served by uvicorn on 127.0.0.1 behind a cuttable proxy, and a "CDN" of media files on 127.0.0.1.
 """
 
 from __future__ import annotations
