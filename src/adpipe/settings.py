@@ -59,6 +59,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_deliver: int = 5
     retry_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 15.0, 60.0)
     service_concurrency: int = 4
+    # A message whose handling killed its process this many times fails its job with that
+    # reason: a poisonous job costs two crashes, not one per remaining retry.
+    max_crashes: int = 2
+    # A handler running past its service's deadline is stopped and its message retried (then
+    # failed), never kept alive by heartbeats. Each is well past its engine's own bounds:
+    # downloads of one job run concurrently and 1 GB at 5 MB/s takes 200 s; an LLM call is cut at
+    # 60 s and a storyboard takes a few, with a retry; a render lasts at most about as long as
+    # the 30-minute video it makes on two cores.
+    handler_deadline_seconds: dict[str, float] = msgspec.field(
+        default_factory=lambda: {"downloader": 300.0, "planner": 300.0, "renderer": 1800.0}
+    )
+    # For any service not named above.
+    default_handler_deadline_seconds: float = 300.0
 
     # How long the API waits for projections to reach its own write (read-your-writes).
     projection_wait_seconds: float = 10.0
@@ -75,6 +88,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     download_retries: int = 3
     # Downloads of one job run concurrently, this many at a time.
     download_concurrency: int = 4
+
+    # User media (uploads and downloads) is probed and previewed in a child process (see
+    # adpipe.media) within these limits; a file past one is refused saying which.
+    # Address space of that child: a 100 MP image takes ~400 MB to decode and ~300 MB more for
+    # its preview, FFmpeg's frame threads add their buffers; a bomb stops here.
+    media_memory_bytes: int = 1536 * 2**20
+    # CPU seconds of one probe: demuxing 1 GB and decoding a few frames takes seconds, not minutes.
+    media_cpu_seconds: int = 120
+    # Wall-clock bound of one probe, CPU limit included: a busy machine stretches CPU seconds.
+    media_wall_seconds: float = 300.0
+    # Probes at once per process: one per core; more only queue for the CPU and add memory.
+    media_concurrency: int = 2
+    # Stills: camera photos stay below 100 MP, which decodes in ~400 MB.
+    media_max_image_pixels: int = 100_000_000
+    # Video frames: 8K DCI (8192x4320, 35 MP) is the largest real footage.
+    media_max_frame_pixels: int = 36_000_000
+    # Video frames per file (30 minutes at 120 fps): bounds the packets a probe walks through.
+    media_max_frames: int = 216_000
+    # Longest video or audio: a render lasts at most 30 minutes, so a longer source is no ad's.
+    media_max_duration_seconds: float = 1800.0
 
     llm_model: str | None = None
     allow_private_urls: bool = False
