@@ -83,3 +83,8 @@ def count(report: Callable[[Any], None], upto: int) -> int:
 
 def unpicklable_result() -> Any:
     return lambda: None
+
+
+def segfault_decoding(path: str, *args: Any) -> None:
+    """Stands in for a decoder that crashes on the file at `path`."""
+    segfault()

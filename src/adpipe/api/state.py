@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from adpipe.errors import NotFound
 from adpipe.events.catalogue import Envelope, Metadata, NewEvent, stream_id
+from adpipe.media import MediaInspector
 from adpipe.projections import PROJECTION_NAMES
 from adpipe.projector import wait_for_projections
 
@@ -36,6 +37,8 @@ class ApiState:
         # LISTENs on the projector's channel: waiting for a read model wakes the moment it moves.
         self.projections = projections
         self.nats_ready = nats_ready
+        # Uploads are decoded only in its bounded children, a few at a time for the process.
+        self.media = MediaInspector.from_settings(core.settings)
 
     @property
     def settings(self) -> Settings:

@@ -7,7 +7,7 @@ the caller gets a typed error saying how, and its own process carries on.
 from __future__ import annotations
 
 from .errors import ChildCrashed, ChildOutOfMemory, ChildOutOfTime, ChildRaised, SandboxError
-from .runner import ChildLimits, Reporter, Sandbox
+from .runner import ChildLimits, FunctionRef, Reporter, Sandbox
 
 __all__ = [
     "ChildCrashed",
@@ -15,6 +15,7 @@ __all__ = [
     "ChildOutOfMemory",
     "ChildOutOfTime",
     "ChildRaised",
+    "FunctionRef",
     "Reporter",
     "Sandbox",
     "SandboxError",

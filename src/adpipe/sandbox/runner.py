@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -50,6 +51,25 @@ class ChildLimits(msgspec.Struct, frozen=True, kw_only=True):
     # Wall-clock deadline: the parent kills the child past it (a child blocked on I/O or
     # sleeping uses no CPU, so the CPU limit alone would never end it).
     wall_seconds: float | None = None
+
+
+class FunctionRef:
+    """A module-level function named by its import path, imported only where it is called.
+
+    For work whose libraries the caller should never load itself: the API hands decoding to a
+    child by name and so never imports PyAV or Pillow.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        function = getattr(importlib.import_module(self.module), self.name)
+        return function(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"FunctionRef({self.module}.{self.name})"
 
 
 class Sandbox:
