@@ -72,6 +72,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     )
     # For any service not named above.
     default_handler_deadline_seconds: float = 300.0
+    # Address space of a render's child process (services/renderer/sandboxed.py): a 1080p
+    # render of a 12 MP still and a 1080p clip peaked at 0.72 GB (0.43 GB resident); near three
+    # times that leaves room for 4K source clips and still stops a runaway.
+    render_memory_bytes: int = 2 * 2**30
 
     # How long the API waits for projections to reach its own write (read-your-writes).
     projection_wait_seconds: float = 10.0

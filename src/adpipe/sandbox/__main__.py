@@ -19,6 +19,7 @@ import traceback
 from typing import Any
 
 from adpipe.sandbox import frames
+from adpipe.sandbox.runner import FunctionRef
 
 # Linux prctl option: deliver this signal when the parent dies.
 _PR_SET_PDEATHSIG = 1
@@ -37,7 +38,6 @@ def main() -> None:
     # The parent's import path, as multiprocessing's spawn does: the call's module is found
     # where the parent found it.
     sys.path[:] = [*setup["sys_path"], *(p for p in sys.path if p not in setup["sys_path"])]
-    _limit(setup["memory_bytes"], setup["cpu_seconds"])
     lock = threading.Lock()
 
     def send(answer: tuple[Any, ...]) -> None:
@@ -49,7 +49,13 @@ def main() -> None:
         send(("progress", value))
 
     try:
-        fn, args, kwargs = pickle.loads(call)  # imports the function's module, within the limits
+        # The function's module and its libraries load before the limits: the limits bound the
+        # work on its input, not the fixed cost every call starts with (and a library that cannot
+        # map its segments would fail as an ImportError, not as the memory error it is).
+        fn, args, kwargs = pickle.loads(call)
+        if isinstance(fn, FunctionRef):
+            fn = fn.resolve()
+        _limit(setup["memory_bytes"], setup["cpu_seconds"])
         if setup["progress"]:
             args = (report, *args)
         value = fn(*args, **kwargs)

@@ -44,7 +44,8 @@ STDERR_TAIL_BYTES = 8192
 class ChildLimits(msgspec.Struct, frozen=True, kw_only=True):
     """What one child may use; None means unbounded."""
 
-    # Address space (RLIMIT_AS): allocations past it fail with MemoryError inside the child.
+    # Address space (RLIMIT_AS), set once the interpreter and the function's module are loaded
+    # (about 230 MB with PyAV, Pillow and numpy): allocations past it fail with MemoryError.
     memory_bytes: int | None = None
     # CPU seconds (RLIMIT_CPU): SIGXCPU when spent, SIGKILL one second later.
     cpu_seconds: int | None = None
@@ -64,9 +65,13 @@ class FunctionRef:
         self.module = module
         self.name = name
 
+    def resolve(self) -> Callable[..., Any]:
+        """The function itself, its module imported."""
+        function: Callable[..., Any] = getattr(importlib.import_module(self.module), self.name)
+        return function
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        function = getattr(importlib.import_module(self.module), self.name)
-        return function(*args, **kwargs)
+        return self.resolve()(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"FunctionRef({self.module}.{self.name})"
