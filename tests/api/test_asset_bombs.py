@@ -4,6 +4,10 @@ where it was."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from testkit.samples import full_png_bomb_bytes, write_mov_bomb
@@ -43,3 +47,22 @@ async def test_a_mov_whose_frame_is_15360x15360_is_refused_with_422(
     assert all(status == 200 for status, _ in watch.healthz)
     assert watch.healthz, "the API answered /healthz while the file was being decoded"
     assert (await alice.get(ASSETS)).json()["total"] == 0
+
+
+def test_the_api_imports_no_service_package_and_no_decoder() -> None:
+    """The API hands media to a child by name: importing it loads no adpipe.services module,
+    and neither PyAV nor Pillow."""
+    code = (
+        "import sys, adpipe.api.app\n"
+        "loaded = sorted(m for m in sys.modules if m == 'adpipe.services'"
+        " or m.startswith('adpipe.services.') or m.split('.')[0] in ('av', 'PIL'))\n"
+        "print('\\n'.join(loaded))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent,
+    ).stdout.split()
+    assert found == []

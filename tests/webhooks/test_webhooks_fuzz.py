@@ -10,9 +10,9 @@ import pytest
 
 from adpipe.api.keys import create_key
 from adpipe.context import Core
-from adpipe.services.downloader.engine import guard
+from adpipe.net import guard
 from adpipe.services.webhooks.dispatcher import Dispatcher
-from adpipe.services.webhooks.manage import SubscribeRequest, Webhooks
+from adpipe.webhooks.manage import SubscribeRequest, Webhooks
 from testkit.fuzz import run_schemathesis
 from webhooks.jobkit import append_each, lifecycle
 from webhooks.kit import fast_config, running_api

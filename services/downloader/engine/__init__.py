@@ -7,15 +7,15 @@ file's content is `adpipe.media`'s, shared with the API's uploads.
 from __future__ import annotations
 
 from adpipe.media import AssetType
-from adpipe.services.downloader.engine.download import DownloadedAsset, download_asset
-from adpipe.services.downloader.engine.errors import DownloadError, InvalidContent, UrlRefused
-from adpipe.services.downloader.engine.fetch import FetchedFile, fetch_to_file
-from adpipe.services.downloader.engine.guard import (
+from adpipe.net.guard import (
     Resolver,
     SystemResolver,
     UrlGuard,
     address_class,
 )
+from adpipe.services.downloader.engine.download import DownloadedAsset, download_asset
+from adpipe.services.downloader.engine.errors import DownloadError, InvalidContent, UrlRefused
+from adpipe.services.downloader.engine.fetch import FetchedFile, fetch_to_file
 from adpipe.services.downloader.engine.limits import DownloadLimits
 from adpipe.services.downloader.engine.session import make_session
 

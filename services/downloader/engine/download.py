@@ -14,9 +14,9 @@ import msgspec
 
 from adpipe.media import AssetType, DecoderCrashed, InvalidMedia
 from adpipe.media.formats import AssetMetadata
+from adpipe.net.guard import UrlGuard
 from adpipe.services.downloader.engine.errors import InvalidContent
 from adpipe.services.downloader.engine.fetch import FetchedFile, fetch_to_file
-from adpipe.services.downloader.engine.guard import UrlGuard
 from adpipe.services.downloader.engine.limits import DownloadLimits
 
 if TYPE_CHECKING:
