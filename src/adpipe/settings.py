@@ -141,5 +141,43 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     }
     if "ADPIPE_UPLOAD_MAX_BYTES" in env:
         values["upload_max_bytes"] = int(env["ADPIPE_UPLOAD_MAX_BYTES"])
+    values.update(_limits_from(env))
     values.update(overrides)
     return msgspec.convert(values, Settings)
+
+
+# Limits an operator tunes per deployment, read as ADPIPE_<NAME> (ADPIPE_MEDIA_MEMORY_BYTES=…).
+_ENV_LIMITS = (
+    "max_crashes",
+    "default_handler_deadline_seconds",
+    "render_memory_bytes",
+    "media_memory_bytes",
+    "media_cpu_seconds",
+    "media_wall_seconds",
+    "media_concurrency",
+    "media_max_image_pixels",
+    "media_max_frame_pixels",
+    "media_max_frames",
+    "media_max_duration_seconds",
+)
+_DEADLINE_PREFIX = "ADPIPE_HANDLER_DEADLINE_"  # + service name: ADPIPE_HANDLER_DEADLINE_RENDERER
+
+
+def _limits_from(env: Mapping[str, str]) -> dict[str, object]:
+    types = {f.name: f.type for f in msgspec.structs.fields(Settings)}
+    found: dict[str, object] = {}
+    for name in _ENV_LIMITS:
+        raw = env.get(f"ADPIPE_{name.upper()}")
+        if raw:
+            try:
+                found[name] = msgspec.convert(raw, types[name], strict=False)
+            except msgspec.ValidationError as exc:
+                raise ValueError(f"ADPIPE_{name.upper()}={raw!r}: {exc}") from None
+    deadlines = {
+        key.removeprefix(_DEADLINE_PREFIX).lower(): float(value)
+        for key, value in env.items()
+        if key.startswith(_DEADLINE_PREFIX) and value
+    }
+    if deadlines:
+        found["handler_deadline_seconds"] = {**Settings().handler_deadline_seconds, **deadlines}
+    return found
