@@ -63,15 +63,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # reason: a poisonous job costs two crashes, not one per remaining retry.
     max_crashes: int = 2
     # A handler running past its service's deadline is stopped and its message retried (then
-    # failed), never kept alive by heartbeats. Each is well past its engine's own bounds:
-    # downloads of one job run concurrently and 1 GB at 5 MB/s takes 200 s; an LLM call is cut at
-    # 60 s and a storyboard takes a few, with a retry; a render lasts at most about as long as
-    # the 30-minute video it makes on two cores.
+    # failed), never kept alive by heartbeats. Each is a backstop past its engine's own bounds:
+    # a URL's fetch is cut at 600 s and its probe at media_wall_seconds (300 s); an LLM call with
+    # its provider retries at ~460 s (5 tries of at most 91 s); a render runs at about twice real
+    # time at 1080p on two cores (x264 ~60 fps), so even the engine's 30-minute maximum fits.
     handler_deadline_seconds: dict[str, float] = msgspec.field(
-        default_factory=lambda: {"downloader": 300.0, "planner": 300.0, "renderer": 1800.0}
+        default_factory=lambda: {"downloader": 900.0, "planner": 600.0, "renderer": 1800.0}
     )
     # For any service not named above.
     default_handler_deadline_seconds: float = 300.0
+    # On stop, a service's handlers get this long to finish; then they are stopped and their
+    # messages handed straight to another instance, so a restart never waits out a render (a
+    # supervisor's grace period before SIGKILL must be longer than this).
+    service_drain_seconds: float = 10.0
     # Address space of a render's child process (services/renderer/sandboxed.py): a 1080p
     # render of a 12 MP still and a 1080p clip peaked at 0.72 GB (0.43 GB resident); near three
     # times that leaves room for 4K source clips and still stops a runaway.

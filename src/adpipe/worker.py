@@ -24,7 +24,7 @@ from adpipe.errors import AdpipeError, InvalidTransition
 from adpipe.events.catalogue import Envelope, Metadata, decode_envelope
 
 from .bus import ensure_stream
-from .storage.attempts import AttemptJournal, CrashedAttempt, PostgresAttemptJournal
+from .storage.attempts import AttemptJournal, Attempts, CrashedAttempt, PostgresAttemptJournal
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -129,6 +129,8 @@ class ServiceSpec:
     max_crashes: int = 2
     # Seconds a handler may run before it is stopped and its message retried; None: no bound.
     deadline: float | None = None
+    # On stop, how long handlers may take to finish before they are stopped and handed back.
+    drain_seconds: float = 10.0
 
 
 def service_spec(
@@ -157,6 +159,7 @@ def service_spec(
         deadline=settings.handler_deadline_seconds.get(
             name, settings.default_handler_deadline_seconds
         ),
+        drain_seconds=settings.service_drain_seconds,
     )
 
 
@@ -166,6 +169,7 @@ class ServiceRunner:
         self.js = js
         self.handled = 0
         self._inflight: set[asyncio.Task[None]] = set()
+        self.attempts = Attempts(spec.journal, spec.name, spec.ack_wait)
 
     async def ensure_consumer(self) -> None:
         spec = self.spec
@@ -188,7 +192,20 @@ class ServiceRunner:
             await self.js.add_consumer(spec.stream, config)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Fetches and handles until `stop` is set; rebuilds the subscription when it breaks."""
+        """Fetches and handles until `stop` is set; rebuilds the subscription when it breaks.
+
+        On stop, handlers get `drain_seconds` to finish; the rest are stopped and their messages
+        handed back at once (nak), settled in the journal — a restart neither waits for a long
+        render nor leaves it counted as a crash. Cancelled, it stops them all straight away.
+        """
+        try:
+            await self._consume(stop)
+        except asyncio.CancelledError:
+            await self._stop_inflight()
+            raise
+        await self._drain()
+
+    async def _consume(self, stop: asyncio.Event) -> None:
         delay = 0.2
         while not stop.is_set():
             try:
@@ -210,7 +227,6 @@ class ServiceRunner:
                 log.warning("%s: consumer loop failed (%s); rebuilding", self.spec.name, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        await self._drain()
 
     async def _fetch_loop(self, sub: Any, stop: asyncio.Event) -> None:
         idle = 0
@@ -234,7 +250,15 @@ class ServiceRunner:
 
     async def _drain(self) -> None:
         if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+            await asyncio.wait(self._inflight, timeout=self.spec.drain_seconds)
+        await self._stop_inflight()
+
+    async def _stop_inflight(self) -> None:
+        running = list(self._inflight)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def _handle(self, msg: Msg) -> None:
         spec = self.spec
@@ -252,7 +276,7 @@ class ServiceRunner:
                 await self._give_up(msg, envelope, reason)
                 return
             try:
-                crashes = await self._begin(envelope, attempt)
+                crashes = await self.attempts.begin(envelope.id, attempt)
             except Exception as exc:  # Postgres is down: the handler could not work either
                 log.warning("%s: cannot note the attempt (%s); retrying later", spec.name, exc)
                 await msg.nak(delay=spec.backoff[0])
@@ -279,7 +303,7 @@ class ServiceRunner:
             attempt=attempt,
             msg=msg,
             ack_wait=spec.ack_wait,
-            on_beat=self._beat(envelope, attempt),
+            on_beat=self.attempts.beat(envelope.id, attempt),
         )
         deadline = asyncio.timeout(spec.deadline)
         try:
@@ -288,7 +312,7 @@ class ServiceRunner:
                     await spec.handle(delivery)
         except asyncio.CancelledError:
             # Stopped from outside (shutdown), not crashed: this attempt must not count.
-            await self._note(lambda j: j.settle(spec.name, envelope.id, attempt))
+            await self.attempts.settle(envelope.id, attempt)
             raise
         except InvalidTransition as exc:
             # The job moved on (cancelled, already done): nothing left to do for this event.
@@ -297,9 +321,8 @@ class ServiceRunner:
             await self._give_up(msg, envelope, exc.detail, code=exc.code)
             return
         except Crashed as exc:
-            reason = exc.detail
-            await self._note(lambda j: j.crashed(spec.name, envelope.id, attempt, reason))
-            this = CrashedAttempt(delivery=attempt, reason=reason)
+            await self.attempts.crashed(envelope.id, attempt, exc.detail)
+            this = CrashedAttempt(delivery=attempt, reason=exc.detail)
             if len(crashes) + 1 >= spec.max_crashes or attempt >= spec.max_deliver:
                 reason = crash_reason(spec.name, envelope, [*crashes, this])
                 await self._give_up(msg, envelope, reason, code="crashed")
@@ -313,14 +336,14 @@ class ServiceRunner:
                 detail = exc.detail
             else:
                 detail = f"{type(exc).__name__}: {exc}"
-            await self._note(lambda j: j.settle(spec.name, envelope.id, attempt))
+            await self.attempts.settle(envelope.id, attempt)
             if attempt >= spec.max_deliver:
                 await self._give_up(msg, envelope, f"gave up after {attempt} attempts: {detail}")
                 return
             await self._retry(msg, envelope, attempt, exc, detail)
             return
         await msg.ack()
-        await self._note(lambda j: j.forget(spec.name, envelope.id))
+        await self.attempts.forget(envelope.id)
         self.handled += 1
 
     async def _retry(
@@ -346,36 +369,7 @@ class ServiceRunner:
         """Records the failure (job.failed), then ends the message's deliveries for good."""
         await self._exhausted(envelope, reason, code=code)
         await msg.term()
-        await self._note(lambda j: j.forget(self.spec.name, envelope.id))
-
-    async def _begin(self, envelope: Envelope, attempt: int) -> list[CrashedAttempt]:
-        if self.spec.journal is None:
-            return []
-        # Alive attempts beat every third of ack_wait; a redelivery after a crash comes a full
-        # ack_wait after the last beat. Half of it tells the two apart with margin both ways.
-        return await self.spec.journal.begin(
-            self.spec.name, envelope.id, attempt, silent_after=self.spec.ack_wait / 2
-        )
-
-    def _beat(self, envelope: Envelope, attempt: int) -> Callable[[], Awaitable[None]] | None:
-        journal = self.spec.journal
-        if journal is None:
-            return None
-
-        async def beat() -> None:
-            await journal.beat(self.spec.name, envelope.id, attempt)
-
-        return beat
-
-    async def _note(self, write: Callable[[AttemptJournal], Awaitable[None]]) -> None:
-        """A journal write, best effort: a lost one costs at most one crash counted wrongly, and
-        the handler's outcome must still reach JetStream."""
-        if self.spec.journal is None:
-            return
-        try:
-            await write(self.spec.journal)
-        except Exception as exc:
-            log.warning("%s: attempt journal write failed: %s", self.spec.name, exc)
+        await self.attempts.forget(envelope.id)
 
     async def _exhausted(
         self, envelope: Envelope, reason: str, code: str = "retries_exhausted"

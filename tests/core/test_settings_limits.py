@@ -11,8 +11,8 @@ def test_the_defaults_bound_media_work_and_crashes() -> None:
     settings = load_settings({})
     assert settings.max_crashes == 2
     assert settings.handler_deadline_seconds == {
-        "downloader": 300.0,
-        "planner": 300.0,
+        "downloader": 900.0,
+        "planner": 600.0,
         "renderer": 1800.0,
     }
     assert settings.media_max_frame_pixels < 15360 * 15360

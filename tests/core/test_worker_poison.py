@@ -188,3 +188,49 @@ async def test_cpu_bound_work_in_a_sandbox_is_killed_at_the_deadline_and_retried
     child = int((tmp_path / "pid").read_text())
     assert not Path(f"/proc/{child}").exists(), "the child was killed with its handler"
     assert await job_status(core) != "failed"
+
+
+async def test_on_stop_a_long_handler_is_handed_back_at_once_and_not_counted_as_a_crash(
+    core: Core, nats_url: str, relay: None
+) -> None:
+    attempts: list[int] = []
+
+    async def long_work(delivery: Delivery) -> None:
+        attempts.append(delivery.attempt)
+        if delivery.attempt == 1:
+            await asyncio.sleep(3600)
+
+    def spec() -> ServiceSpec:
+        return ServiceSpec(
+            name="long",
+            subjects=["adpipe.job.created"],
+            handle=long_work,
+            ack_wait=60.0,  # a handed-back message comes back at once, not after this
+            journal=PostgresAttemptJournal(core.pool),
+            drain_seconds=0.5,
+        )
+
+    stop = asyncio.Event()
+    first = asyncio.create_task(run_service(spec(), nats_url, stop))
+    await execute(core.store, "j1", new_job())
+
+    async def started() -> bool:
+        return attempts == [1]
+
+    await eventually(started, within=30)
+    stop.set()
+    await first  # returns after drain_seconds, not after the hour
+    async with core.pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM service_attempts")
+        assert await cur.fetchone() == (0,), "the stopped attempt was settled, not left to count"
+
+    again = asyncio.Event()
+    second = asyncio.create_task(run_service(spec(), nats_url, again))
+
+    async def redelivered() -> bool:
+        return attempts == [1, 2]
+
+    await eventually(redelivered, within=20)
+    again.set()
+    await second
+    assert await job_status(core) != "failed"

@@ -7,8 +7,10 @@ its earlier deliveries say how many of them crashed.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,6 +18,8 @@ import msgspec
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
+
+log = logging.getLogger(__name__)
 
 
 class CrashedAttempt(msgspec.Struct, frozen=True, kw_only=True):
@@ -119,3 +123,54 @@ class PostgresAttemptJournal:
     async def _run(self, sql: str, params: list[Any]) -> None:
         async with self.pool.connection() as conn:
             await conn.execute(sql, params)
+
+
+class Attempts:
+    """One service's notes in the journal, as its runner takes them; no-ops without a journal.
+
+    Only `begin` raises (without its note a crash would go unseen, so the message must wait);
+    the other writes are best effort: a lost one costs at most one crash counted wrongly, and the
+    handler's outcome must still reach JetStream.
+    """
+
+    def __init__(self, journal: AttemptJournal | None, service: str, ack_wait: float) -> None:
+        self.journal = journal
+        self.service = service
+        # Live attempts beat every third of ack_wait; a redelivery after a crash comes a full
+        # ack_wait after the last beat. Half of it tells the two apart with margin both ways.
+        self.silent_after = ack_wait / 2
+
+    async def begin(self, event_id: str, delivery: int) -> list[CrashedAttempt]:
+        if self.journal is None:
+            return []
+        return await self.journal.begin(
+            self.service, event_id, delivery, silent_after=self.silent_after
+        )
+
+    def beat(self, event_id: str, delivery: int) -> Callable[[], Awaitable[None]] | None:
+        journal = self.journal
+        if journal is None:
+            return None
+
+        async def beat() -> None:
+            await journal.beat(self.service, event_id, delivery)
+
+        return beat
+
+    async def settle(self, event_id: str, delivery: int) -> None:
+        if self.journal is not None:
+            await self._safely(self.journal.settle(self.service, event_id, delivery))
+
+    async def crashed(self, event_id: str, delivery: int, reason: str) -> None:
+        if self.journal is not None:
+            await self._safely(self.journal.crashed(self.service, event_id, delivery, reason))
+
+    async def forget(self, event_id: str) -> None:
+        if self.journal is not None:
+            await self._safely(self.journal.forget(self.service, event_id))
+
+    async def _safely(self, write: Awaitable[None]) -> None:
+        try:
+            await write
+        except Exception as exc:
+            log.warning("%s: attempt journal write failed: %s", self.service, exc)
