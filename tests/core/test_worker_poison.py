@@ -171,7 +171,7 @@ async def test_cpu_bound_work_in_a_sandbox_is_killed_at_the_deadline_and_retried
         handle=render,
         backoff=(0.1,),
         journal=PostgresAttemptJournal(core.pool),
-        deadline=2.0,
+        deadline=5.0,  # time for the child to start and note its pid, even on a busy machine
     )
     stop = asyncio.Event()
     runner = asyncio.create_task(run_service(spec, nats_url, stop))
