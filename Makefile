@@ -23,6 +23,7 @@ test: install
 bench: install
 	$(BIN)/python bench/eventstore.py
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/media.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -113,6 +113,15 @@ async def test_an_exit_without_an_answer_is_a_crash() -> None:
     assert caught.value.exit_code == 3 and caught.value.signal is None
 
 
+async def test_a_function_from_main_is_refused_in_the_caller() -> None:
+    def local() -> None:
+        return None
+
+    local.__module__ = "__main__"
+    with pytest.raises(TypeError, match="importable module"):
+        await Sandbox(ChildLimits()).run(local)
+
+
 async def test_a_result_that_cannot_be_sent_back_is_an_error_not_a_hang() -> None:
     with pytest.raises(ChildRaised, match="cannot be sent back"):
         await Sandbox(ChildLimits()).run(targets.unpicklable_result)

@@ -8,9 +8,10 @@ Why a fresh interpreter through asyncio's subprocess support, rather than multip
   answer is a stream read, the deadline an `asyncio.timeout`, cancellation a kill.
 - The child starts in its own session (process group), so a kill takes anything it started
   with it, and `ps` names it (`python -I -m adpipe.sandbox`).
-- It costs an interpreter start per call (~0.25 s with PyAV and Pillow imported, measured on the
-  2-core target): small beside decoding a video or rendering one, and it means no state — a
-  leaked buffer, a half-initialised codec — ever carries from one user's file to the next.
+- It costs an interpreter start per call (bench/media.py on the 2-core target: ~50 ms bare,
+  ~170 ms more than in-process for a probe that loads PyAV and Pillow): small beside decoding a
+  video or rendering one, and no state — a leaked buffer, a half-initialised codec — ever
+  carries from one user's file to the next.
 """
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ class Sandbox:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
+        if getattr(fn, "__module__", None) == "__main__":
+            # Pickled by reference, it would name the child's __main__ (this sandbox's entry).
+            raise TypeError(
+                f"{getattr(fn, '__qualname__', fn)!r} is defined in __main__; a sandboxed"
+                " function must live in an importable module"
+            )
         # Pickled here, so an unpicklable argument fails in the caller with a plain error.
         call = frames.encode((fn, args, kwargs))
         limits = self.limits
