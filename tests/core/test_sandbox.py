@@ -60,6 +60,18 @@ async def test_limits_are_set_in_the_child_and_core_files_are_off() -> None:
     assert child["core"] == (0, 0)
 
 
+async def test_the_child_gets_no_credentials_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://adpipe:secret@db/adpipe")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    env = await Sandbox(ChildLimits()).run(targets.environment)
+    assert "DATABASE_URL" not in env and "OPENAI_API_KEY" not in env
+    assert env["LC_ALL"] == "C.UTF-8" and env["MALLOC_ARENA_MAX"] == "2"
+    assert "PATH" in env
+
+
 async def test_what_a_library_prints_does_not_corrupt_the_answer() -> None:
     assert await Sandbox(ChildLimits()).run(targets.print_to_stdout_then_add, 4, 5) == 9
 

@@ -88,3 +88,7 @@ def unpicklable_result() -> Any:
 def segfault_decoding(path: str, *args: Any) -> None:
     """Stands in for a decoder that crashes on the file at `path`."""
     segfault()
+
+
+def environment() -> dict[str, str]:
+    return dict(os.environ)

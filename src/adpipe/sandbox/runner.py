@@ -214,8 +214,15 @@ class Sandbox:
         raise ChildCrashed(self.name, signal_number=None, exit_code=code)
 
 
+# What a child sees of the environment: enough to run, and no credentials (DATABASE_URL, a
+# provider's API key). Work on hostile input gets nothing it could misuse should a decoder be
+# exploited; the limits bound resources, they are no wall against code running as our user.
+_PASSED = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR"})
+_PASSED_PREFIXES = ("LC_", "MALLOC_", "OMP_", "OPENBLAS_")
+
+
 def _child_environment() -> dict[str, str]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k in _PASSED or k.startswith(_PASSED_PREFIXES)}
     # glibc reserves a 64 MiB arena per thread (up to 8 per core) as address space it may
     # never touch; under RLIMIT_AS those reservations would eat the budget of FFmpeg's threads.
     env.setdefault("MALLOC_ARENA_MAX", "2")
