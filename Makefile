@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/voice.py
+	$(BIN)/python bench/media.py
 
 lint: install
 	$(BIN)/ruff check .

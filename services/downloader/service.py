@@ -3,7 +3,9 @@ asset URL through the engine, store it as a blob, and append `asset.stored` +
 `job.asset_downloaded` — or fail the job naming the URL and the cause.
 
 Idempotent: an asset whose stream already says `asset.stored` is not fetched again, and the job
-aggregate ignores a second `job.asset_downloaded` for the same asset.
+aggregate ignores a second `job.asset_downloaded` for the same asset. Files are judged by
+`adpipe.media` in a bounded child process: a file that kills the decoder counts as a crash of this
+service's work (failed after `max_crashes`), never as a crash of this process.
 """
 
 from __future__ import annotations
@@ -15,17 +17,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adpipe.domain.job import Fail, RecordAssetDownloaded
-from adpipe.errors import InvalidTransition
+from adpipe.errors import InvalidTransition, StreamVersionConflict
 from adpipe.events.asset import AssetFailed, AssetRegistered, AssetStored
-from adpipe.events.catalogue import Metadata, stream_id
+from adpipe.events.catalogue import Envelope, Metadata, stream_id
 from adpipe.events.job import AssetDownloaded, JobAssetRef, JobCreated
 from adpipe.jobs import execute, load_job
+from adpipe.media import DecoderCrashed, MediaInspector
 from adpipe.pricing import storage_cost
 from adpipe.worker import (
+    Crashed,
     Delivery,
+    ExhaustedHook,
     Permanent,
     Retry,
     ServiceRunner,
+    fail_job_when_exhausted,
     service_spec,
 )
 
@@ -66,11 +72,18 @@ class AssetFailure(Exception):
 
 
 class Downloader:
-    def __init__(self, core: Core, session: aiohttp.ClientSession, guard: UrlGuard) -> None:
+    def __init__(
+        self,
+        core: Core,
+        session: aiohttp.ClientSession,
+        guard: UrlGuard,
+        inspector: MediaInspector | None = None,
+    ) -> None:
         self.core = core
         self.session = session
         self.guard = guard
         self.limits = limits_from(core.settings)
+        self.inspector = inspector or MediaInspector.from_settings(core.settings)
         self.scratch = Path(tempfile.gettempdir())
 
     async def handle(self, delivery: Delivery) -> None:
@@ -104,6 +117,10 @@ class Downloader:
             async with asyncio.TaskGroup() as group:
                 for ref in refs:
                     group.create_task(self._guarded(one, ref))
+        except* DecoderCrashed as crashes:
+            # Not the file's fault alone, perhaps (the OOM killer on a busy machine): counted as
+            # a crash of this work, retried up to max_crashes, then the job fails saying so.
+            raise Crashed(str(crashes.exceptions[0])) from None
         except* AssetFailure as failures:
             first = failures.exceptions[0]
             assert isinstance(first, AssetFailure)
@@ -134,6 +151,8 @@ class Downloader:
             await self.fetch_and_store(
                 event.asset_id, event.source_url or "", event.asset_type, meta
             )
+        except DecoderCrashed as exc:
+            raise Crashed(exc.detail) from exc
         except DownloadError as exc:
             if exc.transient:
                 raise Retry(exc.detail, delay=exc.retry_after) from exc
@@ -158,6 +177,7 @@ class Downloader:
                 self.scratch,
                 self.limits,
                 self.guard,
+                self.inspector,
             )
         except DownloadError as exc:
             if not exc.transient:
@@ -182,6 +202,27 @@ class Downloader:
         return stored
 
 
+def fail_when_exhausted(core: Core) -> ExhaustedHook:
+    """A job's download failing for good fails the job; an asset registered on its own (by URL,
+    outside a job) gets `asset.failed` with the reason instead of staying pending."""
+    fail_job = fail_job_when_exhausted(core.store, "download")
+
+    async def hook(envelope: Envelope, code: str, reason: str) -> None:
+        event = envelope.data
+        if not isinstance(event, AssetRegistered) or event.job_id is not None:
+            await fail_job(envelope, code, reason)
+            return
+        history = await core.store.read_stream(envelope.stream)
+        if any(isinstance(e.data, AssetStored | AssetFailed) for e in history):
+            return  # settled already
+        with contextlib.suppress(StreamVersionConflict):  # settled meanwhile by another try
+            await core.store.append(
+                envelope.stream, [AssetFailed(code=code, message=reason)], len(history)
+            )
+
+    return hook
+
+
 async def run(core: Core, nc: NATS, stop: asyncio.Event) -> None:
     settings = core.settings
     guard = UrlGuard(allow_private=settings.allow_private_urls)
@@ -195,4 +236,5 @@ async def run(core: Core, nc: NATS, stop: asyncio.Event) -> None:
             handle=downloader.handle,
             stage="download",
         )
+        spec.on_exhausted = fail_when_exhausted(core)
         await ServiceRunner(spec, nc.jetstream()).run(stop)

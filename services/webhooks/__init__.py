@@ -2,5 +2,5 @@
 delivers them signed per Standard Webhooks, in order per job, with retries (sender).
 
 Run it with `run_webhooks(core, stop)` (or `adpipe service webhooks`); the API manages
-subscriptions through `manage.Webhooks`.
+subscriptions through `adpipe.webhooks.manage.Webhooks`, in the core.
 """

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import aiohttp
 import msgspec
 
-from adpipe.services.downloader.engine import DownloadError, DownloadLimits, UrlGuard, make_session
-
-from .signing import signature_headers
+from adpipe.net import DownloadError, UrlGuard
+from adpipe.services.downloader.engine import DownloadLimits, make_session
+from adpipe.webhooks.signing import signature_headers
 
 if TYPE_CHECKING:
-    from .config import WebhookConfig
+    from adpipe.webhooks.config import WebhookConfig
 
 USER_AGENT = "adpipe-webhooks/0.1"
 

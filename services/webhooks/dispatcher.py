@@ -28,9 +28,8 @@ from adpipe.events.webhook import (
     WebhookUpdated,
 )
 from adpipe.storage.subscription import Waker, follow
-
-from .outbox import CHANNEL, NewMessage, close_pending, enqueue
-from .patterns import matches
+from adpipe.webhooks.outbox import CHANNEL, NewMessage, close_pending, enqueue
+from adpipe.webhooks.patterns import matches
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection

@@ -20,20 +20,19 @@ from adpipe.errors import StreamVersionConflict
 from adpipe.events.catalogue import Metadata, stream_id
 from adpipe.events.webhook import WebhookDisabled
 from adpipe.observability.outcomes import record_webhook_delivery, record_webhook_disabled
+from adpipe.webhooks import outbox
+from adpipe.webhooks.signing import signing_secrets
+from adpipe.webhooks.subscription import fold
 
-from . import outbox
 from .delivery import Outcome, open_session, post
-from .signing import signing_secrets
-from .subscription import fold
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
-    from adpipe.services.downloader.engine import UrlGuard
+    from adpipe.net import UrlGuard
     from adpipe.storage.eventstore import EventStore
     from adpipe.storage.subscription import Waker
-
-    from .config import WebhookConfig
+    from adpipe.webhooks.config import WebhookConfig
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from adpipe.net import UrlGuard
 from adpipe.observability import correlation
-from adpipe.services.downloader.engine import UrlGuard
 from adpipe.storage.subscription import Waker
+from adpipe.webhooks import outbox
+from adpipe.webhooks.config import WebhookConfig, load_webhook_config
 
-from . import outbox
-from .config import WebhookConfig, load_webhook_config
 from .dispatcher import Dispatcher
 from .sender import Sender
 

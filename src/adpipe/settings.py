@@ -70,6 +70,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_deliver: int = 5
     retry_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 15.0, 60.0)
     service_concurrency: int = 4
+    # A message whose handling killed its process this many times fails its job with that
+    # reason: a poisonous job costs two crashes, not one per remaining retry.
+    max_crashes: int = 2
+    # A handler running past its service's deadline is stopped and its message retried (then
+    # failed), never kept alive by heartbeats. Each is a backstop past its engine's own bounds:
+    # a URL's fetch is cut at 600 s and its probe at media_wall_seconds (300 s); an LLM call with
+    # its provider retries at ~460 s (5 tries of at most 91 s); a render runs at about twice real
+    # time at 1080p on two cores (x264 ~60 fps), so even the engine's 30-minute maximum fits.
+    handler_deadline_seconds: dict[str, float] = msgspec.field(
+        default_factory=lambda: {"downloader": 900.0, "planner": 600.0, "renderer": 1800.0}
+    )
+    # For any service not named above.
+    default_handler_deadline_seconds: float = 300.0
+    # On stop, a service's handlers get this long to finish; then they are stopped and their
+    # messages handed straight to another instance, so a restart never waits out a render (a
+    # supervisor's grace period before SIGKILL must be longer than this).
+    service_drain_seconds: float = 10.0
+    # Address space of a render's child process (services/renderer/sandboxed.py): a 1080p
+    # render of a 12 MP still and a 1080p clip peaked at 0.72 GB (0.43 GB resident); near three
+    # times that leaves room for 4K source clips and still stops a runaway.
+    render_memory_bytes: int = 2 * 2**30
 
     # Per-user limits (429 with Retry-After past them; other users are unaffected).
     # Unfinished jobs: a marketer reviews a handful at once; beyond that it is a script.
@@ -112,6 +133,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     download_retries: int = 3
     # Downloads of one job run concurrently, this many at a time.
     download_concurrency: int = 4
+
+    # User media (uploads and downloads) is probed and previewed in a child process (see
+    # adpipe.media) within these limits; a file past one is refused saying which.
+    # Address space of that child: a 100 MP image takes ~400 MB to decode and ~300 MB more for
+    # its preview, FFmpeg's frame threads add their buffers; a bomb stops here.
+    media_memory_bytes: int = 1536 * 2**20
+    # CPU seconds of one probe: demuxing 1 GB and decoding a few frames takes seconds, not minutes.
+    media_cpu_seconds: int = 120
+    # Wall-clock bound of one probe, CPU limit included: a busy machine stretches CPU seconds.
+    media_wall_seconds: float = 300.0
+    # Probes at once per process: one per core; more only queue for the CPU and add memory.
+    media_concurrency: int = 2
+    # Stills: camera photos stay below 100 MP, which decodes in ~400 MB.
+    media_max_image_pixels: int = 100_000_000
+    # Video frames: 8K DCI (8192x4320, 35 MP) is the largest real footage.
+    media_max_frame_pixels: int = 36_000_000
+    # Video frames per file (30 minutes at 120 fps): bounds the packets a probe walks through.
+    media_max_frames: int = 216_000
+    # Longest video or audio: a render lasts at most 30 minutes, so a longer source is no ad's.
+    media_max_duration_seconds: float = 1800.0
 
     llm_model: str | None = None
     # The secret that keys the log's tamper-evident chain; never stored in the database.
@@ -279,5 +320,43 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         values["tts_timeout_seconds"] = float(env["ADPIPE_TTS_TIMEOUT_SECONDS"])
     if "ADPIPE_TTS_RETRIES" in env:
         values["tts_retries"] = int(env["ADPIPE_TTS_RETRIES"])
+    values.update(_limits_from(env))
     values.update(overrides)
     return msgspec.convert(values, Settings)
+
+
+# Limits an operator tunes per deployment, read as ADPIPE_<NAME> (ADPIPE_MEDIA_MEMORY_BYTES=…).
+_ENV_LIMITS = (
+    "max_crashes",
+    "default_handler_deadline_seconds",
+    "render_memory_bytes",
+    "media_memory_bytes",
+    "media_cpu_seconds",
+    "media_wall_seconds",
+    "media_concurrency",
+    "media_max_image_pixels",
+    "media_max_frame_pixels",
+    "media_max_frames",
+    "media_max_duration_seconds",
+)
+_DEADLINE_PREFIX = "ADPIPE_HANDLER_DEADLINE_"  # + service name: ADPIPE_HANDLER_DEADLINE_RENDERER
+
+
+def _limits_from(env: Mapping[str, str]) -> dict[str, object]:
+    types = {f.name: f.type for f in msgspec.structs.fields(Settings)}
+    found: dict[str, object] = {}
+    for name in _ENV_LIMITS:
+        raw = env.get(f"ADPIPE_{name.upper()}")
+        if raw:
+            try:
+                found[name] = msgspec.convert(raw, types[name], strict=False)
+            except msgspec.ValidationError as exc:
+                raise ValueError(f"ADPIPE_{name.upper()}={raw!r}: {exc}") from None
+    deadlines = {
+        key.removeprefix(_DEADLINE_PREFIX).lower(): float(value)
+        for key, value in env.items()
+        if key.startswith(_DEADLINE_PREFIX) and value
+    }
+    if deadlines:
+        found["handler_deadline_seconds"] = {**Settings().handler_deadline_seconds, **deadlines}
+    return found

@@ -2,8 +2,9 @@
 
 Handlers are idempotent (load the aggregate, decide, append with the expected version), so a
 redelivered message finds its work done. Failures are retried with backoff by `nak(delay)`; when
-the retries are spent — or a handler crashed its process that many times — the job gets a final
-`job.failed` with the reason, so no job hangs silently.
+the retries are spent — or the work crashed its process `max_crashes` times — the job gets a final
+`job.failed` with the reason, so no job hangs silently. A handler past its deadline is stopped
+(CPU-bound engines run in a sandboxed child, which stopping kills) and retried like a failure.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from adpipe.observability.collectors import JETSTREAM
 from adpipe.observability.delivery import observed_handle
 
 from .bus import ensure_stream
+from .storage.attempts import AttemptJournal, Attempts, CrashedAttempt, PostgresAttemptJournal
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -56,6 +58,11 @@ class Permanent(AdpipeError):
         self.code = code
 
 
+class Crashed(AdpipeError):
+    """The work crashed a process it ran in (a sandboxed child died by a signal). It counts
+    like a crash of the service's own process: retried until `max_crashes`, then the job fails."""
+
+
 @dataclass
 class Delivery:
     """What a handler gets besides the event: which attempt this is, and a heartbeat."""
@@ -64,6 +71,8 @@ class Delivery:
     attempt: int
     msg: Msg
     ack_wait: float
+    # Called with every heartbeat (the attempt journal notes that the attempt is alive).
+    on_beat: Callable[[], Awaitable[None]] | None = None
 
     def caused_metadata(self, service: str) -> Metadata:
         """Metadata for what this delivery causes: the service acts, the event is the cause."""
@@ -86,6 +95,9 @@ class Delivery:
                 await asyncio.sleep(self.ack_wait / 3)
                 with contextlib.suppress(Exception):
                     await self.heartbeat()
+                if self.on_beat is not None:
+                    with contextlib.suppress(Exception):
+                        await self.on_beat()
 
         task = asyncio.create_task(beat())
         try:
@@ -121,6 +133,14 @@ class ServiceSpec:
     # keeps the stream's count, and the consumer then takes the stream's (JetStream's default).
     replicas: int | None = None
     instance: str = field(default_factory=socket.gethostname)
+    # Where deliveries are noted before they are handled, so a crash is known when the message
+    # comes back; None: crashes are only bounded by max_deliver.
+    journal: AttemptJournal | None = None
+    max_crashes: int = 2
+    # Seconds a handler may run before it is stopped and its message retried; None: no bound.
+    deadline: float | None = None
+    # On stop, how long handlers may take to finish before they are stopped and handed back.
+    drain_seconds: float = 10.0
 
 
 def service_spec(
@@ -145,6 +165,12 @@ def service_spec(
         concurrency=settings.service_concurrency if concurrency is None else concurrency,
         stream=settings.stream_name,
         replicas=settings.stream_replicas,
+        journal=PostgresAttemptJournal(store.pool),
+        max_crashes=settings.max_crashes,
+        deadline=settings.handler_deadline_seconds.get(
+            name, settings.default_handler_deadline_seconds
+        ),
+        drain_seconds=settings.service_drain_seconds,
     )
 
 
@@ -157,6 +183,7 @@ class ServiceRunner:
         self.js = js
         self.handled = 0
         self._inflight: set[asyncio.Task[None]] = set()
+        self.attempts = Attempts(spec.journal, spec.name, spec.ack_wait)
 
     async def ensure_consumer(self) -> None:
         spec = self.spec
@@ -181,7 +208,20 @@ class ServiceRunner:
         JETSTREAM.watch(self.js, spec.stream, spec.name)  # its pending count, read at scrape time
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Fetches and handles until `stop` is set; rebuilds the subscription when it breaks."""
+        """Fetches and handles until `stop` is set; rebuilds the subscription when it breaks.
+
+        On stop, handlers get `drain_seconds` to finish; the rest are stopped and their messages
+        handed back at once (nak), settled in the journal — a restart neither waits for a long
+        render nor leaves it counted as a crash. Cancelled, it stops them all straight away.
+        """
+        try:
+            await self._consume(stop)
+        except asyncio.CancelledError:
+            await self._stop_inflight()
+            raise
+        await self._drain()
+
+    async def _consume(self, stop: asyncio.Event) -> None:
         delay = 0.2
         while not stop.is_set():
             try:
@@ -201,7 +241,6 @@ class ServiceRunner:
                 log.warning("%s: consumer loop failed (%s); rebuilding", self.spec.name, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        await self._drain()
 
     async def _subscribe(self) -> Any:
         return await self.js.pull_subscribe_bind(durable=self.spec.name, stream=self.spec.stream)
@@ -236,7 +275,15 @@ class ServiceRunner:
 
     async def _drain(self) -> None:
         if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+            await asyncio.wait(self._inflight, timeout=self.spec.drain_seconds)
+        await self._stop_inflight()
+
+    async def _stop_inflight(self) -> None:
+        running = list(self._inflight)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def _handle(self, msg: Msg) -> None:
         spec = self.spec
@@ -250,51 +297,104 @@ class ServiceRunner:
             attempt = msg.metadata.num_delivered or 1
             if attempt > spec.max_deliver:
                 # Earlier deliveries died with their process: stop trying, say why.
-                await self._exhausted(
-                    envelope, f"gave up after {spec.max_deliver} attempts that never finished"
-                )
-                await msg.term()
+                reason = f"gave up after {spec.max_deliver} attempts that never finished"
+                await self._give_up(msg, envelope, reason)
                 return
-            delivery = Delivery(envelope=envelope, attempt=attempt, msg=msg, ack_wait=spec.ack_wait)
             try:
-                async with delivery.keep_alive():
-                    await observed_handle(spec.name, spec.handle, delivery)
-            except InvalidTransition as exc:
-                # The job moved on (cancelled, already done): nothing left to do for this event.
-                log.info("%s: %s skipped: %s", spec.name, envelope.type, exc.detail)
-            except Permanent as exc:
-                await self._exhausted(envelope, exc.detail, code=exc.code)
-                await msg.term()
+                crashes = await self.attempts.begin(envelope.id, attempt)
+            except Exception as exc:  # Postgres is down: the handler could not work either
+                log.warning("%s: cannot note the attempt (%s); retrying later", spec.name, exc)
+                await msg.nak(delay=spec.backoff[0])
                 return
-            except Exception as exc:
-                detail = (
-                    exc.detail if isinstance(exc, AdpipeError) else f"{type(exc).__name__}: {exc}"
-                )
-                if attempt >= spec.max_deliver:
-                    await self._exhausted(envelope, f"gave up after {attempt} attempts: {detail}")
-                    await msg.term()
-                    return
-                backoff = spec.backoff[min(attempt - 1, len(spec.backoff) - 1)]
-                if isinstance(exc, Retry) and exc.delay is not None:
-                    backoff = exc.delay
-                log.warning(
-                    "%s: %s attempt %d failed (%s); retrying in %.1fs",
-                    spec.name,
-                    envelope.type,
-                    attempt,
-                    detail,
-                    backoff,
-                )
-                await msg.nak(delay=backoff)
+            if len(crashes) >= spec.max_crashes:
+                reason = crash_reason(spec.name, envelope, crashes)
+                await self._give_up(msg, envelope, reason, code="crashed")
                 return
-            await msg.ack()
-            self.handled += 1
+            await self._attempt(msg, envelope, attempt, crashes)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await msg.nak()  # hand it to another instance straight away
             raise
         except Exception:
             log.exception("%s: could not settle a message; it will be redelivered", spec.name)
+
+    async def _attempt(
+        self, msg: Msg, envelope: Envelope, attempt: int, crashes: list[CrashedAttempt]
+    ) -> None:
+        """Runs the handler once, under the deadline, and settles the message by its outcome."""
+        spec = self.spec
+        delivery = Delivery(
+            envelope=envelope,
+            attempt=attempt,
+            msg=msg,
+            ack_wait=spec.ack_wait,
+            on_beat=self.attempts.beat(envelope.id, attempt),
+        )
+        deadline = asyncio.timeout(spec.deadline)
+        try:
+            async with deadline:
+                async with delivery.keep_alive():
+                    await observed_handle(spec.name, spec.handle, delivery)
+        except asyncio.CancelledError:
+            # Stopped from outside (shutdown), not crashed: this attempt must not count.
+            await self.attempts.settle(envelope.id, attempt)
+            raise
+        except InvalidTransition as exc:
+            # The job moved on (cancelled, already done): nothing left to do for this event.
+            log.info("%s: %s skipped: %s", spec.name, envelope.type, exc.detail)
+        except Permanent as exc:
+            await self._give_up(msg, envelope, exc.detail, code=exc.code)
+            return
+        except Crashed as exc:
+            await self.attempts.crashed(envelope.id, attempt, exc.detail)
+            this = CrashedAttempt(delivery=attempt, reason=exc.detail)
+            if len(crashes) + 1 >= spec.max_crashes or attempt >= spec.max_deliver:
+                reason = crash_reason(spec.name, envelope, [*crashes, this])
+                await self._give_up(msg, envelope, reason, code="crashed")
+                return
+            await self._retry(msg, envelope, attempt, exc, exc.detail)
+            return
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                detail = f"the handler ran past its deadline of {spec.deadline:g} s and was stopped"
+            elif isinstance(exc, AdpipeError):
+                detail = exc.detail
+            else:
+                detail = f"{type(exc).__name__}: {exc}"
+            await self.attempts.settle(envelope.id, attempt)
+            if attempt >= spec.max_deliver:
+                await self._give_up(msg, envelope, f"gave up after {attempt} attempts: {detail}")
+                return
+            await self._retry(msg, envelope, attempt, exc, detail)
+            return
+        await msg.ack()
+        await self.attempts.forget(envelope.id)
+        self.handled += 1
+
+    async def _retry(
+        self, msg: Msg, envelope: Envelope, attempt: int, exc: Exception, detail: str
+    ) -> None:
+        spec = self.spec
+        backoff = spec.backoff[min(attempt - 1, len(spec.backoff) - 1)]
+        if isinstance(exc, Retry) and exc.delay is not None:
+            backoff = exc.delay
+        log.warning(
+            "%s: %s attempt %d failed (%s); retrying in %.1fs",
+            spec.name,
+            envelope.type,
+            attempt,
+            detail,
+            backoff,
+        )
+        await msg.nak(delay=backoff)
+
+    async def _give_up(
+        self, msg: Msg, envelope: Envelope, reason: str, code: str = "retries_exhausted"
+    ) -> None:
+        """Records the failure (job.failed), then ends the message's deliveries for good."""
+        await self._exhausted(envelope, reason, code=code)
+        await msg.term()
+        await self.attempts.forget(envelope.id)
 
     async def _exhausted(
         self, envelope: Envelope, reason: str, code: str = "retries_exhausted"
@@ -325,6 +425,13 @@ def fail_job_when_exhausted(store: EventStore, stage: str) -> ExhaustedHook:
             pass  # already ended (cancelled, failed, completed): nothing to report
 
     return hook
+
+
+def crash_reason(service: str, envelope: Envelope, crashes: list[CrashedAttempt]) -> str:
+    times = {1: "once", 2: "twice"}.get(len(crashes), f"{len(crashes)} times")
+    subject = "this job" if _job_of(envelope) is not None else f"this {envelope.kind}"
+    found = "; ".join(crash.describe() for crash in crashes)
+    return f"the {service} process crashed {times} while handling {subject}: {found}"
 
 
 def _job_of(envelope: Envelope) -> str | None:

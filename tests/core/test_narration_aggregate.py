@@ -352,11 +352,17 @@ def test_random_review_sequences_keep_the_narration_promises(
     for kind, number, value in sequence:
         if state.pending in ("all", "reject"):
             # The planner answers the regeneration, at the storyboard's current length.
+            # (Edits may have shrunk it below the 30 s first planned: scale every scene, so no
+            # scene of the answer is ever shorter than the rules allow.)
             answer = storyboard()
-            first = msgspec.structs.replace(
-                answer.scenes[0], duration=round(state.duration_seconds - 24.0, 3)
-            )
-            state = run(state, msgspec.structs.replace(answer, scenes=[first, *answer.scenes[1:]]))
+            scale = state.duration_seconds / sum(s.duration for s in answer.scenes)
+            scenes = [
+                msgspec.structs.replace(s, duration=round(s.duration * scale, 3))
+                for s in answer.scenes
+            ]
+            rest = round(state.duration_seconds - sum(s.duration for s in scenes[1:]), 3)
+            scenes[0] = msgspec.structs.replace(scenes[0], duration=rest)
+            state = run(state, msgspec.structs.replace(answer, scenes=scenes))
         if not 1 <= number <= len(state.scenes) and kind in ("narrate", "fail"):
             continue
         before = state

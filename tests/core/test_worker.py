@@ -4,40 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from adpipe.bus import connect, ensure_stream
 from adpipe.context import Core
-from adpipe.domain.job import CreateJob
-from adpipe.events.job import AdBasics, Creative, Direction, JobContext
 from adpipe.events.party import ClientCreated, ClientProfile, ClientUpdated
 from adpipe.jobs import execute, load_job
-from adpipe.relay import Relay
-from adpipe.tasks import cancel_and_wait
 from adpipe.worker import (
     Delivery,
     Permanent,
-    ServiceRunner,
     ServiceSpec,
     fail_job_when_exhausted,
 )
 from testkit.core import eventually, spawn
+from testkit.services import new_job, run_service
 
 ECHO = str(Path(__file__).resolve().parents[1] / "testkit" / "echo_service.py")
-
-
-@pytest.fixture
-async def relay(core: Core, nats_url: str) -> AsyncIterator[None]:
-    nc = await connect(nats_url)
-    await ensure_stream(nc.jetstream())
-    relay = Relay(core.store, nc.jetstream(), core.settings.database_url, waker=core.waker)
-    task = asyncio.create_task(relay.run())
-    yield
-    await cancel_and_wait(task)
-    await nc.close()
 
 
 async def updates(core: Core, stream: str) -> list[ClientUpdated]:
@@ -89,24 +72,6 @@ async def test_a_handler_process_killed_mid_message_is_redelivered_and_acts_once
     assert len(effects) == 1, f"the effect happened {len(effects)} times"
     doer = first.pid if mode == "exit-after-effect" else second.pid  # type: ignore[union-attr]
     assert effects[0].profile.name == f"handled by {doer}"
-
-
-def new_job() -> CreateJob:
-    return CreateJob(
-        job_id="j1",
-        user_id="u1",
-        context=JobContext(client_id="c1"),
-        ad_basics=AdBasics(product="P", target_audience="A", key_message="K", call_to_action="C"),
-        creative=Creative(direction=Direction(style="Modern")),
-    )
-
-
-async def run_service(spec: ServiceSpec, nats_url: str, until: asyncio.Event) -> None:
-    nc = await connect(nats_url)
-    try:
-        await ServiceRunner(spec, nc.jetstream()).run(until)
-    finally:
-        await nc.close()
 
 
 async def test_when_retries_are_spent_the_job_fails_with_the_reason(

@@ -11,10 +11,10 @@ import pytest
 from adpipe.context import Core, open_core
 from adpipe.projections.webhooks import WebhooksProjection
 from adpipe.projector import PROJECTIONS_CHANNEL, Projector
-from adpipe.services.webhooks.manage import Webhooks
 from adpipe.services.webhooks.service import run_webhooks
 from adpipe.settings import load_settings
 from adpipe.storage.subscription import Waker
+from adpipe.webhooks.manage import Webhooks
 from webhooks.kit import StartService, fast_config
 from webhooks.receiver import Receiver
 

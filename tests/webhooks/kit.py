@@ -13,8 +13,8 @@ import uvicorn
 from adpipe.api.app import create_app
 from adpipe.api.server import ApiServer
 from adpipe.context import Core
-from adpipe.services.webhooks.config import WebhookConfig
-from adpipe.services.webhooks.manage import SubscribeRequest, Webhooks
+from adpipe.webhooks.config import WebhookConfig
+from adpipe.webhooks.manage import SubscribeRequest, Webhooks
 from webhooks.receiver import Receiver
 
 StartService = Callable[..., Awaitable[None]]

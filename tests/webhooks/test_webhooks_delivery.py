@@ -8,12 +8,12 @@ import uuid
 
 from adpipe.context import Core
 from adpipe.events.catalogue import stream_id
-from adpipe.services.downloader.engine import UrlGuard
-from adpipe.services.webhooks import outbox
+from adpipe.net import UrlGuard
 from adpipe.services.webhooks.delivery import open_session
 from adpipe.services.webhooks.dispatcher import Dispatcher
-from adpipe.services.webhooks.manage import UpdateRequest, Webhooks
 from adpipe.services.webhooks.sender import Sender
+from adpipe.webhooks import outbox
+from adpipe.webhooks.manage import UpdateRequest, Webhooks
 from webhooks.jobkit import append_each, lifecycle
 from webhooks.kit import StartService, eventually, fast_config, first_arrivals, subscribe
 from webhooks.receiver import Receiver

@@ -12,14 +12,14 @@ from standardwebhooks.webhooks import Webhook
 from adpipe.context import Core
 from adpipe.errors import NotFound, ValidationFailed
 from adpipe.events.catalogue import stream_id
-from adpipe.services.downloader.engine import UrlGuard
-from adpipe.services.webhooks.config import STANDARD_RETRY_SCHEDULE, WebhookConfig
+from adpipe.net import UrlGuard
 from adpipe.services.webhooks.delivery import open_session
 from adpipe.services.webhooks.dispatcher import Dispatcher
-from adpipe.services.webhooks.manage import SubscribeRequest, UpdateRequest, Webhooks
-from adpipe.services.webhooks.patterns import matches, pattern_problem
 from adpipe.services.webhooks.sender import Sender
-from adpipe.services.webhooks.signing import signature_headers
+from adpipe.webhooks.config import STANDARD_RETRY_SCHEDULE, WebhookConfig
+from adpipe.webhooks.manage import SubscribeRequest, UpdateRequest, Webhooks
+from adpipe.webhooks.patterns import matches, pattern_problem
+from adpipe.webhooks.signing import signature_headers
 from webhooks.jobkit import append_each, lifecycle
 from webhooks.kit import StartService, eventually, fast_config, first_arrivals, subscribe
 from webhooks.receiver import Receiver

@@ -1,28 +1,25 @@
-"""The downloader's engine: fetch a URL safely, validate its content, describe it, preview it.
+"""The downloader's engine: fetch a URL safely and hand the file to the media inspector.
 
-It knows nothing of NATS or the event store; the downloader service wires it in.
+It knows nothing of NATS or the event store; the downloader service wires it in. Judging the
+file's content is `adpipe.media`'s, shared with the API's uploads.
 """
 
 from __future__ import annotations
 
-from adpipe.services.downloader.engine.download import DownloadedAsset, download_asset
-from adpipe.services.downloader.engine.errors import DownloadError, InvalidContent, UrlRefused
-from adpipe.services.downloader.engine.fetch import FetchedFile, fetch_to_file
-from adpipe.services.downloader.engine.guard import (
+from adpipe.media import AssetType
+from adpipe.net.guard import (
     Resolver,
     SystemResolver,
     UrlGuard,
     address_class,
 )
-from adpipe.services.downloader.engine.limits import AssetType, DownloadLimits
-from adpipe.services.downloader.engine.metadata import CONTENT_TYPES, AssetMetadata
-from adpipe.services.downloader.engine.probe import probe
+from adpipe.services.downloader.engine.download import DownloadedAsset, download_asset
+from adpipe.services.downloader.engine.errors import DownloadError, InvalidContent, UrlRefused
+from adpipe.services.downloader.engine.fetch import FetchedFile, fetch_to_file
+from adpipe.services.downloader.engine.limits import DownloadLimits
 from adpipe.services.downloader.engine.session import make_session
-from adpipe.services.downloader.engine.thumbnail import make_thumbnail
 
 __all__ = [
-    "CONTENT_TYPES",
-    "AssetMetadata",
     "AssetType",
     "DownloadError",
     "DownloadLimits",
@@ -37,6 +34,4 @@ __all__ = [
     "download_asset",
     "fetch_to_file",
     "make_session",
-    "make_thumbnail",
-    "probe",
 ]

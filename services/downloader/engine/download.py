@@ -1,24 +1,26 @@
-"""One call for the service: fetch a URL, validate its content, describe it and make a preview."""
+"""One call for the service: fetch a URL, then have the media inspector validate, describe and
+preview the file in its sandbox."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import aiohttp
 import msgspec
 
+from adpipe.media import AssetType, DecoderCrashed, InvalidMedia
+from adpipe.media.formats import AssetMetadata
+from adpipe.net.guard import UrlGuard
 from adpipe.services.downloader.engine.errors import InvalidContent
 from adpipe.services.downloader.engine.fetch import FetchedFile, fetch_to_file
-from adpipe.services.downloader.engine.guard import UrlGuard
 from adpipe.services.downloader.engine.limits import DownloadLimits
-from adpipe.services.downloader.engine.metadata import AssetMetadata
-from adpipe.services.downloader.engine.probe import probe
-from adpipe.services.downloader.engine.thumbnail import make_thumbnail
+
+if TYPE_CHECKING:
+    from adpipe.media import MediaInspector
 
 log = logging.getLogger(__name__)
 
@@ -34,42 +36,34 @@ class DownloadedAsset(msgspec.Struct, frozen=True, kw_only=True):
 async def download_asset(
     session: aiohttp.ClientSession,
     url: str,
-    declared_type: Literal["image", "video", "audio"],
+    declared_type: AssetType,
     dest_dir: Path,
     limits: DownloadLimits,
     guard: UrlGuard,
+    inspector: MediaInspector,
 ) -> DownloadedAsset:
     """Fetch `url` and accept it only if its content is a supported file of `declared_type`.
 
-    Raises DownloadError (InvalidContent for bad content); on any failure no file is left
-    behind in `dest_dir`.
+    Raises DownloadError (InvalidContent for bad content), or DecoderCrashed when decoding the
+    file killed the decoder's process (the service counts that as a crash, retried a bounded
+    number of times); on any failure no file is left behind in `dest_dir`.
     """
     fetched = await fetch_to_file(session, url, declared_type, dest_dir, limits, guard)
     try:
-        metadata = await asyncio.to_thread(
-            probe, fetched.path, declared_type, max_image_pixels=limits.max_image_pixels
-        )
-    except InvalidContent as exc:
+        described = await inspector.describe(fetched.path, declared_type)
+    except DecoderCrashed as exc:
+        _remove(fetched.path)
+        raise DecoderCrashed(f"{url}: {exc.detail}", signal=exc.signal) from exc
+    except InvalidMedia as exc:
         _remove(fetched.path)
         raise InvalidContent(f"{url}: {exc.detail}", url=url) from exc
     except BaseException:
         _remove(fetched.path)
         raise
-    try:
-        thumbnail = await asyncio.to_thread(
-            make_thumbnail,
-            fetched.path,
-            declared_type,
-            max_image_pixels=limits.max_image_pixels,
-        )
-    except InvalidContent as exc:
+    if described.thumbnail_problem is not None:
         # The file passed validation; a missing preview is not worth refusing it for.
-        log.warning("no thumbnail for %s: %s", url, exc.detail)
-        thumbnail = None
-    except BaseException:
-        _remove(fetched.path)
-        raise
-    return DownloadedAsset(file=fetched, metadata=metadata, thumbnail=thumbnail)
+        log.warning("no thumbnail for %s: %s", url, described.thumbnail_problem)
+    return DownloadedAsset(file=fetched, metadata=described.metadata, thumbnail=described.thumbnail)
 
 
 def _remove(path: str) -> None:

@@ -1,53 +1,8 @@
-"""Why a download failed: one error type with a stable `code` and whether retrying may help."""
+"""Why a download failed: the fetch errors every URL user shares, and content that is no asset."""
 
 from __future__ import annotations
 
-from adpipe.errors import AdpipeError
-
-# The HTTP status the API answers with when a download fails while a client waits for it.
-# A permanent failure is about the URL or its content (422), an oversize body is 413, and a
-# transient one is the remote side misbehaving (502).
-_STATUS_BY_CODE = {"too_large": 413}
-
-
-class DownloadError(AdpipeError):
-    """A URL could not be turned into a valid asset.
-
-    `code` is stable for machines ("http_404", "too_large", "timeout", "ssrf_refused",
-    "invalid_content", "too_many_redirects", "redirect_loop", …); `transient` says whether the
-    same request may succeed later; `retry_after` carries a server's Retry-After (seconds).
-    """
-
-    title = "Download failed"
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        code: str,
-        transient: bool = False,
-        url: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(detail, code=code, transient=transient, url=url)
-        self.code = code
-        self.transient = transient
-        self.url = url
-        self.retry_after = retry_after
-        self.status_code = 502 if transient else _STATUS_BY_CODE.get(code, 422)
-
-
-class UrlRefused(DownloadError):
-    """The URL's scheme or the address its host resolves to is not allowed (SSRF guard).
-
-    Deliberately not an OSError: raised inside aiohttp's resolver, an OSError would be rewrapped
-    as a DNS failure; this way it reaches the caller as it is.
-    """
-
-    title = "URL refused"
-
-    def __init__(self, detail: str, *, code: str = "ssrf_refused", url: str | None = None) -> None:
-        super().__init__(detail, code=code, transient=False, url=url)
+from adpipe.net.errors import DownloadError, UrlRefused
 
 
 class InvalidContent(DownloadError, ValueError):
@@ -57,3 +12,6 @@ class InvalidContent(DownloadError, ValueError):
 
     def __init__(self, detail: str, *, url: str | None = None) -> None:
         super().__init__(detail, code="invalid_content", transient=False, url=url)
+
+
+__all__ = ["DownloadError", "InvalidContent", "UrlRefused"]

@@ -22,8 +22,8 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from adpipe.services.downloader.engine.errors import DownloadError, UrlRefused
-from adpipe.services.downloader.engine.guard import UrlGuard
+from adpipe.net.errors import DownloadError, UrlRefused
+from adpipe.net.guard import UrlGuard
 from adpipe.services.downloader.engine.limits import DownloadLimits
 
 log = logging.getLogger(__name__)

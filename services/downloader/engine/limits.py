@@ -1,12 +1,10 @@
-"""The tunables of one download: timeouts, redirects, size caps, retries and the image-pixel cap."""
+"""The tunables of one download: timeouts, redirects, size caps and retries.
+
+What the file may then cost to decode is `adpipe.media.MediaLimits`."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 import msgspec
-
-AssetType = Literal["image", "video", "audio"]
 
 MB = 1024 * 1024
 
@@ -36,9 +34,6 @@ class DownloadLimits(msgspec.Struct, frozen=True, kw_only=True):
     # A Retry-After longer than this is not waited out here: the error goes back (transient, with
     # retry_after set) so the service can defer the message instead of holding a worker.
     max_retry_after: float = 60.0
-    # Decoding an image needs about 4 bytes per pixel; 100 MP keeps one decode under ~400 MB.
-    # Pillow's own bomb check (at 2 x Image.MAX_IMAGE_PIXELS) still applies above this.
-    max_image_pixels: int = 100_000_000
     # Body read size: bounded memory per download, few enough syscalls for a 1 GB video.
     chunk_size: int = 256 * 1024
 

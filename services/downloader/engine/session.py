@@ -11,7 +11,7 @@ import socket
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from adpipe.services.downloader.engine.guard import UrlGuard
+from adpipe.net.guard import UrlGuard
 from adpipe.services.downloader.engine.limits import DownloadLimits
 
 USER_AGENT = "adpipe-downloader/0.1"

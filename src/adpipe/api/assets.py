@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -10,9 +9,10 @@ import msgspec
 from litestar import Request, Response, Router, delete, get, post, route
 from litestar.params import QueryParameter
 
-from adpipe.errors import AdpipeError, Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from adpipe.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from adpipe.events.asset import AssetDeleted, AssetMetadata, AssetRegistered, AssetStored
 from adpipe.events.catalogue import stream_id
+from adpipe.media import InvalidMedia
 from adpipe.pricing import storage_cost
 from adpipe.storage.eventstore import NO_STREAM, GuardFailed
 
@@ -245,7 +245,7 @@ async def _store_upload(
 ) -> Reply:
     guards = await check_owner_refs(api.core.pool, user, fields.client_id, fields.campaign_id)
     asset_type = _upload_type(upload, fields)
-    metadata, thumbnail = await _describe(upload, asset_type)
+    metadata, thumbnail = await _describe(api, upload, asset_type)
     blobs = api.core.blobs
     blob = await blobs.put_file(upload.path, metadata.content_type)
     thumbnail_id = (await blobs.put_bytes(thumbnail, "image/jpeg")).id if thumbnail else None
@@ -279,21 +279,19 @@ async def _store_upload(
     return Reply.of(201, view, {"location": f"{API}/assets/{asset_id}"})
 
 
-async def _describe(upload: Upload, asset_type: AssetType) -> tuple[AssetMetadata, bytes | None]:
-    """Probes the content (422 when it is not the declared type) and makes a thumbnail."""
-    from adpipe.services.downloader.engine import make_thumbnail, probe
-
-    path = str(upload.path)
+async def _describe(
+    api: ApiState, upload: Upload, asset_type: AssetType
+) -> tuple[AssetMetadata, bytes | None]:
+    """Probes the content (422 when it is not the declared type, or is over a media limit) and
+    makes a thumbnail — in a bounded child process, so a crafted file cannot take the API down."""
     try:
-        probed = await asyncio.to_thread(probe, path, asset_type)
-    except AdpipeError as exc:  # InvalidContent: the bytes are not what they claim to be
+        described = await api.media.describe(str(upload.path), asset_type)
+    except InvalidMedia as exc:  # DecoderCrashed included: the file killed the decoder
         raise ValidationFailed(exc.detail, [{"field": "file", "message": exc.detail}]) from None
-    try:
-        thumbnail = await asyncio.to_thread(make_thumbnail, path, asset_type)
-    except Exception as exc:  # a preview is a nicety: the asset is valid without one
-        log.warning("no thumbnail for an uploaded %s: %s", asset_type, exc)
-        thumbnail = None
-    return msgspec.convert(msgspec.to_builtins(probed), AssetMetadata), thumbnail
+    if described.thumbnail_problem is not None:
+        # A preview is a nicety: the asset is valid without one.
+        log.warning("no thumbnail for an uploaded %s: %s", asset_type, described.thumbnail_problem)
+    return described.metadata, described.thumbnail
 
 
 @get("/{asset_id:str}", summary="Get an asset's metadata", responses=problem_specs(404))

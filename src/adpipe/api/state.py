@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from adpipe.errors import NotFound
 from adpipe.events.catalogue import Envelope, Metadata, NewEvent, stream_id
+from adpipe.media import MediaInspector
 from adpipe.projections import PROJECTION_NAMES
 from adpipe.projector import wait_for_projections
 
@@ -42,6 +43,8 @@ class ApiState:
         # One reader of the log for every live SSE stream of this process.
         self.live = LiveHub(core)
         self.limits = UserLimits(core.settings, core.pool)
+        # Uploads are decoded only in its bounded children, a few at a time for the process.
+        self.media = MediaInspector.from_settings(core.settings)
 
     @property
     def settings(self) -> Settings:

@@ -1,6 +1,6 @@
 """/api/v3/webhooks: a user's webhook subscriptions, their secrets and their deliveries.
 
-Handlers are thin: `adpipe.services.webhooks.manage.Webhooks` holds the rules. They rely on the
+Handlers are thin: `adpipe.webhooks.manage.Webhooks` holds the rules. They rely on the
 app providing `api` (ApiState) and `user` (the key's user id), like every /api/v3 router.
 """
 
@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
 from msgspec import Meta
 
-from adpipe.services.webhooks.manage import (
+from adpipe.webhooks.manage import (
     SecretRotated,
     SubscribeRequest,
     TestSent,
@@ -21,8 +21,8 @@ from adpipe.services.webhooks.manage import (
     Webhooks,
     WebhookView,
 )
-from adpipe.services.webhooks.outbox import Delivery
-from adpipe.services.webhooks.patterns import EVENT_FILTERS
+from adpipe.webhooks.outbox import Delivery
+from adpipe.webhooks.patterns import EVENT_FILTERS
 
 from .errors import problem_specs
 from .fields import HttpUrl, OptionalText, PageNumber, PageSize

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
+from adpipe.media import MediaInspector
 from adpipe.services.downloader.engine import (
     DownloadedAsset,
     DownloadLimits,
@@ -20,12 +21,14 @@ from adpipe.services.downloader.engine import (
     download_asset,
     make_session,
 )
+from adpipe.settings import load_settings
 
 if TYPE_CHECKING:
-    from conftest import Samples
+    from testkit.samples import Samples
 
 LIMITS = DownloadLimits(retries=0, retry_base_delay=0.01, connect_timeout=2, read_timeout=2)
 GUARD = UrlGuard(allow_private=True)
+INSPECTOR = MediaInspector.from_settings(load_settings({}))
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +44,8 @@ async def base_url(samples: Samples) -> AsyncIterator[str]:
         "/cut.mp4": (samples.mp4_cut, "video/mp4"),
         "/faststart-cut.mp4": (samples.mp4_faststart_cut, "video/mp4"),
         "/bomb.png": (samples.png_bomb, "image/png"),
+        "/bomb-full.png": (samples.png_bomb_full, "image/png"),
+        "/bomb.mov": (samples.mov_bomb, "video/quicktime"),
     }
 
     async def serve(request: web.Request) -> web.Response:
@@ -63,7 +68,15 @@ async def base_url(samples: Samples) -> AsyncIterator[str]:
 
 async def download(url: str, declared: str, dest_dir: Path) -> DownloadedAsset:
     async with make_session(GUARD, LIMITS) as session:
-        return await download_asset(session, url, declared, dest_dir, LIMITS, GUARD)  # type: ignore[arg-type]
+        return await download_asset(
+            session,
+            url,
+            declared,  # type: ignore[arg-type]
+            dest_dir,
+            LIMITS,
+            GUARD,
+            INSPECTOR,
+        )
 
 
 async def test_an_image_arrives_measured_with_a_thumbnail(
@@ -119,7 +132,9 @@ async def test_audio_arrives_without_a_thumbnail(base_url: str, dest_dir: Path) 
         ("/error-page.jpg", "image", "expected an image but the content is an HTML document"),
         ("/cut.mp4", "video", "cannot be read"),
         ("/faststart-cut.mp4", "video", "truncated"),
-        ("/bomb.png", "image", "too large to decode safely"),
+        ("/bomb.png", "image", "20000x20000 pixels (400 MP), over the limit of 100 MP"),
+        ("/bomb-full.png", "image", "20000x20000 pixels (400 MP), over the limit of 100 MP"),
+        ("/bomb.mov", "video", "15360x15360 pixels (236 MP), over the limit of 36 MP"),
         ("/photo.jpg", "video", "expected a video but the content is a JPEG image"),
     ],
 )

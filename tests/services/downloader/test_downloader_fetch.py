@@ -30,7 +30,7 @@ from adpipe.services.downloader.engine import (
 )
 
 if TYPE_CHECKING:
-    from conftest import Samples
+    from testkit.samples import Samples
 
 KB = 1024
 FAST = DownloadLimits(

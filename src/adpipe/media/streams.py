@@ -2,7 +2,8 @@
 
 The container must be a supported format with a stream of the declared kind; every packet is
 demuxed (cheap, no decoding) to prove the data is all there, and the first frames are decoded
-to prove the codec data is sound.
+to prove the codec data is sound. Frame size, frame count and duration are held to `MediaLimits`:
+as declared before anything is decoded, and as found while demuxing and decoding.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import av.stream
 from av.audio.stream import AudioStream
 from av.video.stream import VideoStream
 
-from adpipe.services.downloader.engine.errors import InvalidContent
-from adpipe.services.downloader.engine.metadata import CONTENT_TYPES, AssetMetadata
-from adpipe.services.downloader.engine.sniff import (
+from adpipe.media.errors import InvalidMedia
+from adpipe.media.formats import CONTENT_TYPES, AssetMetadata
+from adpipe.media.limits import MediaLimits
+from adpipe.media.sniff import (
     MEDIA_KINDS,
     Sniffed,
     ebml_doctype,
@@ -42,22 +44,30 @@ _PACKETS_TO_DECODE = 64
 
 
 def probe_media(
-    path: str, size: int, head: bytes, declared_type: Literal["video", "audio"]
+    path: str,
+    size: int,
+    head: bytes,
+    declared_type: Literal["video", "audio"],
+    limits: MediaLimits,
 ) -> AssetMetadata:
     expected = "a video" if declared_type == "video" else "an audio file"
     sniffed = sniff(head)
     # FFmpeg happily opens a PNG or a text file as a "video": stop anything that is plainly
     # something else before it gets there.
     if sniffed.kind not in MEDIA_KINDS and sniffed.kind != "unknown":
-        raise InvalidContent(f"expected {expected} but the content is {sniffed.description}")
+        raise InvalidMedia(f"expected {expected} but the content is {sniffed.description}")
     try:
+        # Opening reads the headers and may decode a first frame to learn its format: with a
+        # hostile file that is already the costly part, bounded by the sandbox it runs in.
         container = av.open(path, metadata_errors="ignore")
+    except MemoryError:
+        raise  # FFmpeg's ENOMEM: the sandbox reports it as over the memory limit
     except av.FFmpegError as exc:
         if sniffed.kind == "unknown":
-            raise InvalidContent(
+            raise InvalidMedia(
                 f"expected {expected} but the content cannot be read: {exc}"
             ) from exc
-        raise InvalidContent(
+        raise InvalidMedia(
             f"the content looks like {sniffed.description} but cannot be read (corrupt or"
             f" truncated): {exc}"
         ) from exc
@@ -66,14 +76,15 @@ def probe_media(
         audio = container.streams.audio[0] if container.streams.audio else None
         fmt = _format_of(container, head, sniffed, video is not None, expected)
         if declared_type == "video" and (fmt not in VIDEO_FORMATS or video is None):
-            raise InvalidContent(f"expected a video but the content is {_DESCRIPTIONS[fmt]}")
+            raise InvalidMedia(f"expected a video but the content is {_DESCRIPTIONS[fmt]}")
         if declared_type == "audio" and fmt not in AUDIO_FORMATS:
-            raise InvalidContent(f"expected an audio file but the content is {_DESCRIPTIONS[fmt]}")
+            raise InvalidMedia(f"expected an audio file but the content is {_DESCRIPTIONS[fmt]}")
         if declared_type == "audio" and audio is None:
-            raise InvalidContent(f"the {_NAMES[fmt]} file has no audio stream")
+            raise InvalidMedia(f"the {_NAMES[fmt]} file has no audio stream")
         main = video if declared_type == "video" else audio
         assert main is not None
-        scan = _Scan(container, [s for s in (video, audio) if s is not None], fmt)
+        check_declared(container, video, limits)
+        scan = _Scan(container, [s for s in (video, audio) if s is not None], fmt, limits)
         scan.check_complete()
         width = height = None
         if video is not None:
@@ -93,6 +104,35 @@ def probe_media(
             audio_codec=_codec_name(audio),
             has_audio=audio is not None,
         )
+
+
+def check_declared(
+    container: av.container.InputContainer, video: VideoStream | None, limits: MediaLimits
+) -> None:
+    """Refuses what the headers declare past the limits, before a single frame is decoded."""
+    if video is not None:
+        check_frame_size(video.codec_context.width, video.codec_context.height, limits)
+        if video.frames and video.frames > limits.max_frames:
+            raise InvalidMedia(
+                f"the video has {video.frames} frames, over the limit of {limits.max_frames}"
+            )
+    if container.duration and container.duration / av.time_base > limits.max_duration_seconds:
+        _too_long(container.duration / av.time_base, limits)
+
+
+def check_frame_size(width: int, height: int, limits: MediaLimits) -> None:
+    if width * height > limits.max_frame_pixels:
+        raise InvalidMedia(
+            f"the video's frames are {width}x{height} pixels ({width * height / 1e6:.0f} MP),"
+            f" over the limit of {limits.max_frame_pixels / 1e6:g} MP"
+        )
+
+
+def _too_long(seconds: float, limits: MediaLimits) -> None:
+    raise InvalidMedia(
+        f"the file lasts {seconds:.0f} s or more, over the limit of"
+        f" {limits.max_duration_seconds:g} s"
+    )
 
 
 def _codec_name(stream: VideoStream | AudioStream | None) -> str | None:
@@ -135,7 +175,7 @@ def _format_of(
 
 
 def _unsupported(expected: str, described: str) -> str:
-    raise InvalidContent(
+    raise InvalidMedia(
         f"expected {expected} but the content is {described}, which is not supported"
         " (videos: MP4, MOV, WebM; audio: MP3, WAV, M4A)"
     )
@@ -149,10 +189,12 @@ class _Scan:
         container: av.container.InputContainer,
         streams: list[VideoStream | AudioStream],
         fmt: str,
+        limits: MediaLimits,
     ) -> None:
         self._container = container
         self._streams = streams
         self._fmt = fmt
+        self._limits = limits
         self.packets = {s.index: 0 for s in streams}
         self.start: dict[int, float] = {}
         self.end: dict[int, float] = {}
@@ -160,8 +202,10 @@ class _Scan:
         self.rotation = 0
         try:
             self._run()
+        except MemoryError:
+            raise
         except av.FFmpegError as exc:
-            raise InvalidContent(f"the {_NAMES[fmt]} file is corrupt: {exc}") from exc
+            raise InvalidMedia(f"the {_NAMES[fmt]} file is corrupt: {exc}") from exc
 
     def _run(self) -> None:
         fed = dict.fromkeys(self.packets, 0)
@@ -170,11 +214,17 @@ class _Scan:
                 continue
             index = packet.stream.index
             self.packets[index] += 1
+            if packet.stream.type == "video" and self.packets[index] > self._limits.max_frames:
+                raise InvalidMedia(
+                    f"the video has more than {self._limits.max_frames} frames, the limit"
+                )
             if packet.pts is not None and packet.time_base is not None:
                 begin = float(packet.pts * packet.time_base)
                 finish = float((packet.pts + (packet.duration or 0)) * packet.time_base)
                 self.start[index] = min(self.start.get(index, begin), begin)
                 self.end[index] = max(self.end.get(index, finish), finish)
+                if self.end[index] - self.start[index] > self._limits.max_duration_seconds:
+                    _too_long(self.end[index] - self.start[index], self._limits)
             if self.decoded[index] < _FRAMES_TO_DECODE and fed[index] < _PACKETS_TO_DECODE:
                 fed[index] += 1
                 for frame in packet.decode():
@@ -186,8 +236,12 @@ class _Scan:
                     self._saw_frame(stream.index, frame)
 
     def _saw_frame(self, index: int, frame: object) -> None:
-        if self.decoded[index] == 0 and isinstance(frame, av.VideoFrame):
-            self.rotation = int(frame.rotation or 0)
+        if isinstance(frame, av.VideoFrame):
+            # The headers may understate what the codec data holds (a PNG frame inside a MOV
+            # says its own size): judge the frame that came out too.
+            check_frame_size(frame.width, frame.height, self._limits)
+            if self.decoded[index] == 0:
+                self.rotation = int(frame.rotation or 0)
         self.decoded[index] += 1
 
     def check_complete(self) -> None:
@@ -195,14 +249,14 @@ class _Scan:
             kind = stream.type
             packets = self.packets[stream.index]
             if packets == 0 or self.decoded[stream.index] == 0:
-                raise InvalidContent(
+                raise InvalidMedia(
                     f"the {_NAMES[self._fmt]} file's {kind} stream holds no decodable data"
                     " (corrupt or truncated)"
                 )
             # MP4/MOV index every sample up front: fewer packets than indexed means the data
             # was cut off (a faststart file truncated after its index still opens).
             if stream.frames and packets < stream.frames:
-                raise InvalidContent(
+                raise InvalidMedia(
                     f"the {_NAMES[self._fmt]} file is truncated: {packets} of {stream.frames}"
                     f" {kind} frames are present"
                 )
@@ -211,7 +265,7 @@ class _Scan:
             held = max(self.end.values()) - min(self.start.values())
             # WebM has no sample index, but its header states the duration.
             if held < declared - max(1.0, 0.05 * declared):
-                raise InvalidContent(
+                raise InvalidMedia(
                     f"the {_NAMES[self._fmt]} file is truncated: it declares {declared:.1f} s"
                     f" but holds only {held:.1f} s"
                 )

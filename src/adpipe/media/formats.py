@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 # One struct for the engine, the events and the API: the event catalogue owns it.
 from adpipe.events.asset import AssetMetadata
 
@@ -20,4 +22,13 @@ CONTENT_TYPES = {
 }
 
 
-__all__ = ["CONTENT_TYPES", "AssetMetadata"]
+class Described(msgspec.Struct, frozen=True, kw_only=True):
+    """A valid file's metadata and its JPEG preview (None for audio, or when none could be made:
+    then `thumbnail_problem` says why — the file is valid without one)."""
+
+    metadata: AssetMetadata
+    thumbnail: bytes | None
+    thumbnail_problem: str | None = None
+
+
+__all__ = ["CONTENT_TYPES", "AssetMetadata", "Described"]

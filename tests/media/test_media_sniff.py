@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adpipe.services.downloader.engine.sniff import HEAD_SIZE, ebml_doctype, sniff
+from adpipe.media.sniff import HEAD_SIZE, ebml_doctype, sniff
 
 
 def _ftyp(brand: bytes) -> bytes:

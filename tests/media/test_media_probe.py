@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 import pytest
 from PIL import Image
 
-from adpipe.services.downloader.engine import AssetMetadata, InvalidContent, make_thumbnail, probe
+from adpipe.media import InvalidMedia, MediaLimits
+from adpipe.media.formats import AssetMetadata
+from adpipe.media.probe import probe
+from adpipe.media.thumbnail import make_thumbnail
 
 if TYPE_CHECKING:
-    from conftest import Samples
+    from testkit.samples import Samples
 
 FRAME = 1 / 25  # "within a frame" for the 25 fps samples
 
@@ -114,19 +117,19 @@ def test_audio_files_are_measured(
 def test_content_of_another_type_is_refused_saying_what_it_is(
     samples: Samples, name: str, declared: str, says: str
 ) -> None:
-    with pytest.raises(InvalidContent) as refused:
+    with pytest.raises(InvalidMedia) as refused:
         probe(str(getattr(samples, name)), declared)  # type: ignore[arg-type]
     assert says in refused.value.detail
-    assert (refused.value.code, refused.value.transient) == ("invalid_content", False)
+    assert refused.value.status_code == 422
 
 
 def test_a_truncated_mp4_fails(samples: Samples) -> None:
-    with pytest.raises(InvalidContent, match="looks like an MP4 video but cannot be read"):
+    with pytest.raises(InvalidMedia, match="looks like an MP4 video but cannot be read"):
         probe(str(samples.mp4_cut), "video")
 
 
 def test_a_truncated_faststart_mp4_fails_although_it_opens(samples: Samples) -> None:
-    with pytest.raises(InvalidContent, match=r"MP4 file is truncated: \d+ of 50 video frames"):
+    with pytest.raises(InvalidMedia, match=r"MP4 file is truncated: \d+ of 50 video frames"):
         probe(str(samples.mp4_faststart_cut), "video")
 
 
@@ -134,7 +137,7 @@ def test_a_truncated_webm_fails(samples: Samples, tmp_path: Path) -> None:
     data = samples.webm.read_bytes()
     cut = tmp_path / "cut.webm"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InvalidContent, match="WebM file is truncated"):
+    with pytest.raises(InvalidMedia, match="WebM file is truncated"):
         probe(str(cut), "video")
 
 
@@ -143,7 +146,7 @@ def test_a_truncated_image_fails(samples: Samples, tmp_path: Path, name: str) ->
     data = getattr(samples, name).read_bytes()
     cut = tmp_path / f"cut.{name}"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InvalidContent, match=r"corrupt|truncated"):
+    with pytest.raises(InvalidMedia, match=r"corrupt|truncated"):
         probe(str(cut), "image")
 
 
@@ -152,22 +155,22 @@ def test_a_png_with_a_damaged_chunk_fails(samples: Samples, tmp_path: Path) -> N
     data[60] ^= 0xFF  # inside the first IDAT chunk: its CRC no longer matches
     broken = tmp_path / "broken.png"
     broken.write_bytes(bytes(data))
-    with pytest.raises(InvalidContent, match="PNG image is corrupt"):
+    with pytest.raises(InvalidMedia, match="PNG image is corrupt"):
         probe(str(broken), "image")
 
 
 def test_a_decompression_bomb_is_refused_from_its_header(samples: Samples) -> None:
     # 20000 x 20000 pixels in a few hundred bytes: refused before any pixel is decoded.
     assert samples.png_bomb.stat().st_size < 1000
-    with pytest.raises(InvalidContent, match="too large to decode safely"):
+    with pytest.raises(InvalidMedia, match="too large to decode safely"):
         probe(str(samples.png_bomb), "image")
-    with pytest.raises(InvalidContent, match="too large to decode safely"):
+    with pytest.raises(InvalidMedia, match="too large to decode safely"):
         make_thumbnail(str(samples.png_bomb), "image")
 
 
 def test_the_pixel_cap_is_configurable(samples: Samples) -> None:
-    with pytest.raises(InvalidContent, match=r"640x480 pixels .* over the limit of 0.1 MP"):
-        probe(str(samples.jpeg), "image", max_image_pixels=100_000)
+    with pytest.raises(InvalidMedia, match=r"640x480 pixels .* over the limit of 0.1 MP"):
+        probe(str(samples.jpeg), "image", MediaLimits(max_image_pixels=100_000))
 
 
 @pytest.mark.parametrize(
@@ -185,14 +188,14 @@ def test_odd_bytes_declared_as_an_image_are_refused(
 ) -> None:
     path = tmp_path / "odd"
     path.write_bytes(content)
-    with pytest.raises(InvalidContent, match=says):
+    with pytest.raises(InvalidMedia, match=says):
         probe(str(path), "image")
 
 
 def test_random_bytes_declared_as_a_video_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "noise"
     path.write_bytes(bytes(range(256)) * 64)
-    with pytest.raises(InvalidContent, match="expected a video"):
+    with pytest.raises(InvalidMedia, match="expected a video"):
         probe(str(path), "video")
 
 
@@ -201,7 +204,7 @@ def test_a_matroska_video_is_refused_as_unsupported(samples: Samples, tmp_path: 
     data = samples.webm.read_bytes().replace(b"\x42\x82\x84webm", b"\x42\x82\x88matroska", 1)
     path = tmp_path / "a.mkv"
     path.write_bytes(data)
-    with pytest.raises(InvalidContent, match=r"Matroska \(MKV\) video, which is not supported"):
+    with pytest.raises(InvalidMedia, match=r"Matroska \(MKV\) video, which is not supported"):
         probe(str(path), "video")
 
 

@@ -23,8 +23,8 @@ from adpipe.events.webhook import (
     WebhookTest,
     WebhookUpdated,
 )
+from adpipe.net import DownloadError, UrlGuard
 from adpipe.projector import wait_for_projections
-from adpipe.services.downloader.engine import DownloadError, UrlGuard
 from adpipe.storage.eventstore import NO_STREAM
 
 from . import outbox, signing

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from yarl import URL
 
-from adpipe.services.downloader.engine.errors import DownloadError, UrlRefused
+from adpipe.net.errors import DownloadError, UrlRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -7,9 +7,11 @@ import io
 import av
 from PIL import Image, ImageOps
 
-from adpipe.services.downloader.engine.errors import InvalidContent
-from adpipe.services.downloader.engine.images import open_image
-from adpipe.services.downloader.engine.probe import DEFAULT_MAX_IMAGE_PIXELS
+from adpipe.media.errors import InvalidMedia
+from adpipe.media.images import open_image
+from adpipe.media.limits import MediaLimits
+from adpipe.media.probe import DEFAULT_LIMITS
+from adpipe.media.streams import check_frame_size
 
 THUMBNAIL_WIDTH = 480
 # The poster is taken at 10% of the video, but no later than this: past a fade-in, still
@@ -23,18 +25,18 @@ def make_thumbnail(
     asset_type: str,
     *,
     max_width: int = THUMBNAIL_WIDTH,
-    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    limits: MediaLimits = DEFAULT_LIMITS,
 ) -> bytes | None:
     """JPEG bytes at most `max_width` wide, the aspect ratio kept; None for audio.
 
-    Expects a file `probe` accepted; raises InvalidContent if it cannot be decoded after all.
-    Blocking and CPU bound: call it through `asyncio.to_thread`.
+    Expects a file `probe` accepted; raises InvalidMedia if it cannot be decoded after all.
+    Blocking, CPU bound and fed hostile input: run it in a sandbox (`MediaInspector`).
     """
     match asset_type:
         case "image":
-            picture = _image_picture(path, max_width, max_image_pixels)
+            picture = _image_picture(path, max_width, limits.max_image_pixels)
         case "video":
-            picture = _poster_frame(path)
+            picture = _poster_frame(path, limits)
         case "audio":
             return None
         case _:
@@ -52,8 +54,10 @@ def _image_picture(path: str, max_width: int, max_pixels: int) -> Image.Image:
             image.load()
             picture = ImageOps.exif_transpose(image)
             return _flatten(picture)
+        except MemoryError:
+            raise
         except Exception as exc:
-            raise InvalidContent(f"the image cannot be decoded: {exc}") from exc
+            raise InvalidMedia(f"the image cannot be decoded: {exc}") from exc
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -66,7 +70,7 @@ def _flatten(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _poster_frame(path: str) -> Image.Image:
+def _poster_frame(path: str, limits: MediaLimits) -> Image.Image:
     try:
         with av.open(path, metadata_errors="ignore") as container:
             stream = next(
@@ -74,6 +78,7 @@ def _poster_frame(path: str) -> Image.Image:
                 for s in container.streams.video
                 if not s.disposition & av.stream.Disposition.attached_pic
             )
+            check_frame_size(stream.codec_context.width, stream.codec_context.height, limits)
             duration = container.duration / av.time_base if container.duration else 0.0
             at = min(POSTER_AT_MOST, duration * 0.1)
             if at > 0 and stream.time_base:
@@ -81,15 +86,18 @@ def _poster_frame(path: str) -> Image.Image:
                 container.seek(int(at / stream.time_base), stream=stream)
             chosen: av.VideoFrame | None = None
             for frame in container.decode(stream):
+                check_frame_size(frame.width, frame.height, limits)
                 chosen = frame
                 if frame.time is None or frame.time >= at - 1e-3:
                     break
             if chosen is None:
-                raise InvalidContent("the video has no decodable frame")
+                raise InvalidMedia("the video has no decodable frame")
             picture: Image.Image = chosen.to_image()  # type: ignore[no-untyped-call]
             rotation = int(chosen.rotation or 0)
+    except MemoryError:
+        raise
     except (av.FFmpegError, StopIteration) as exc:
-        raise InvalidContent(f"no poster frame can be taken from the video: {exc}") from exc
+        raise InvalidMedia(f"no poster frame can be taken from the video: {exc}") from exc
     if rotation % 360:
         # Display matrices turn counter-clockwise, as Pillow's rotate does.
         picture = picture.rotate(rotation, expand=True)

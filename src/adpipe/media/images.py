@@ -7,9 +7,9 @@ from contextlib import contextmanager
 
 from PIL import Image
 
-from adpipe.services.downloader.engine.errors import InvalidContent
-from adpipe.services.downloader.engine.metadata import CONTENT_TYPES, AssetMetadata
-from adpipe.services.downloader.engine.sniff import HEAD_SIZE, IMAGE_KINDS, sniff
+from adpipe.media.errors import InvalidMedia
+from adpipe.media.formats import CONTENT_TYPES, AssetMetadata
+from adpipe.media.sniff import HEAD_SIZE, IMAGE_KINDS, sniff
 
 # Sniffed kind -> Pillow format. Pillow is told the format, so a hostile file cannot steer it
 # into one of its many less-travelled decoders.
@@ -34,24 +34,24 @@ def open_image(path: str, *, max_pixels: int) -> Iterator[Image.Image]:
     sniffed = sniff(read_head(path))
     if sniffed.kind not in SUPPORTED:
         supported = "; supported are JPEG, PNG, WebP and GIF" if sniffed.kind in IMAGE_KINDS else ""
-        raise InvalidContent(
-            f"expected an image but the content is {sniffed.description}{supported}"
-        )
+        raise InvalidMedia(f"expected an image but the content is {sniffed.description}{supported}")
     try:
         image = Image.open(path, formats=[SUPPORTED[sniffed.kind]])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # The warning is raised, not printed, wherever warnings are errors (as under pytest).
-        raise InvalidContent(f"the image is too large to decode safely: {exc}") from exc
+        raise InvalidMedia(f"the image is too large to decode safely: {exc}") from exc
+    except MemoryError:
+        raise  # the sandbox's memory limit speaks for itself; not "cannot be read"
     except Exception as exc:
         # Decoders fed hostile bytes fail in many ways (OSError, SyntaxError, struct.error…);
         # each one means the same thing here.
-        raise InvalidContent(
+        raise InvalidMedia(
             f"the content looks like {sniffed.description} but cannot be read: {exc}"
         ) from exc
     with image:
         width, height = image.size
         if width * height > max_pixels:
-            raise InvalidContent(
+            raise InvalidMedia(
                 f"the image is {width}x{height} pixels ({width * height / 1e6:.0f} MP), over the"
                 f" limit of {max_pixels / 1e6:g} MP"
             )
@@ -65,8 +65,10 @@ def probe_image(path: str, size: int, *, max_pixels: int) -> AssetMetadata:
         try:
             # Structural check (PNG chunk CRCs and the like); leaves the image unusable.
             image.verify()
+        except MemoryError:
+            raise
         except Exception as exc:
-            raise InvalidContent(f"the {_NAMES[kind]} image is corrupt: {exc}") from exc
+            raise InvalidMedia(f"the {_NAMES[kind]} image is corrupt: {exc}") from exc
     with open_image(path, max_pixels=max_pixels) as image:
         try:
             if kind == "jpeg":
@@ -75,10 +77,10 @@ def probe_image(path: str, size: int, *, max_pixels: int) -> AssetMetadata:
                 image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
             image.load()  # the first frame of an animated GIF or WebP
             orientation = image.getexif().get(0x0112)
+        except MemoryError:
+            raise
         except Exception as exc:
-            raise InvalidContent(
-                f"the {_NAMES[kind]} image is corrupt or truncated: {exc}"
-            ) from exc
+            raise InvalidMedia(f"the {_NAMES[kind]} image is corrupt or truncated: {exc}") from exc
     if orientation in _QUARTER_TURNS:
         width, height = height, width
     return AssetMetadata(
