@@ -11,6 +11,8 @@ from pathlib import Path
 
 import msgspec
 
+from adpipe.errors import ValidationFailed
+
 
 class Prices(msgspec.Struct, frozen=True, kw_only=True):
     """The documented price table (USD) behind dry-run estimates and real job costs."""
@@ -81,6 +83,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     upload_max_bytes: int = 1024 * 1024 * 1024
     prices: Prices = Prices()
 
+    # `adpipe up` runs each role as its own processes: how many of each (ADPIPE_REPLICAS_<ROLE>,
+    # e.g. ADPIPE_REPLICAS_RENDERER=2). A role not named runs one; 0 leaves it to another machine.
+    replicas: dict[str, int] = msgspec.field(default_factory=dict)
+    # A role process that dies is restarted after this delay, doubled for each death in a row and
+    # capped, so a crash loop (a bad config, Postgres gone) costs little CPU and fills no disk.
+    restart_backoff_seconds: float = 0.5
+    restart_backoff_max_seconds: float = 30.0
+    # A process that ran this long before dying counts as healthy: its backoff starts over.
+    restart_backoff_reset_seconds: float = 60.0
+    # On stop, role processes get SIGTERM and this long to finish in-flight work, then SIGKILL.
+    # Services ack nothing they did not finish, so a killed handler's message is redelivered.
+    stop_grace_seconds: float = 15.0
+
     @property
     def home_path(self) -> Path:
         return Path(self.home)
@@ -88,6 +103,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+REPLICAS_PREFIX = "ADPIPE_REPLICAS_"
+
+
+def _number(variable: str, raw: str, kind: type[int] | type[float]) -> float:
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValidationFailed(
+            f"{variable} must be a non-negative {kind.__name__}, not {raw!r}",
+            [{"field": variable, "message": f"a non-negative {kind.__name__}"}],
+        )
+    return value
+
+
+def _replicas(env: Mapping[str, str]) -> dict[str, int]:
+    """ADPIPE_REPLICAS_RENDERER=2 -> {"renderer": 2}; role names are checked where roles live."""
+    return {
+        key.removeprefix(REPLICAS_PREFIX).lower(): int(_number(key, value, int))
+        for key, value in env.items()
+        if key.startswith(REPLICAS_PREFIX)
+    }
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -104,5 +144,15 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     }
     if "ADPIPE_UPLOAD_MAX_BYTES" in env:
         values["upload_max_bytes"] = int(env["ADPIPE_UPLOAD_MAX_BYTES"])
+    values["replicas"] = _replicas(env)
+    for name in (
+        "restart_backoff_seconds",
+        "restart_backoff_max_seconds",
+        "restart_backoff_reset_seconds",
+        "stop_grace_seconds",
+    ):
+        variable = f"ADPIPE_{name.upper()}"
+        if variable in env:
+            values[name] = _number(variable, env[variable], float)
     values.update(overrides)
     return msgspec.convert(values, Settings)
