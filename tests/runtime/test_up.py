@@ -10,6 +10,8 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -20,7 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adpipe.runtime.leftovers import start_time
+from adpipe.runtime.leftovers import StateLock, start_time
 from adpipe.runtime.ports import free_port
 from adpipe.runtime.roles import role_commands
 from testkit.core import eventually
@@ -175,3 +177,28 @@ async def test_up_runs_a_process_per_role_survives_kill_9_and_keeps_data(home: P
         code = stop(proc)
     assert code == 0, log.read_text()[-3000:]
     assert wait_gone(home) == {}, "processes left after a clean stop"
+
+
+def _up_once(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "adpipe", "up", "--port", str(free_port())],
+        env={**os.environ, "ADPIPE_HOME": str(home), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_up_refuses_a_replica_count_for_no_role_before_starting_anything(home: Path) -> None:
+    done = _up_once(home, ADPIPE_REPLICAS_RENDERR="2")
+    assert done.returncode == 2
+    assert "ADPIPE_REPLICAS_RENDERR names no role; the roles are: relay, projector" in done.stderr
+    assert not (home / "postgres").exists() and not (home / "nats").exists()
+
+
+def test_up_refuses_a_state_folder_another_up_runs_on(home: Path) -> None:
+    with StateLock(home / "run"):
+        done = _up_once(home)
+    assert done.returncode == 2
+    assert f"another adpipe up (pid {os.getpid()}) is running on {home}" in done.stderr
+    assert not (home / "postgres").exists()

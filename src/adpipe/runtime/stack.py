@@ -27,7 +27,7 @@ from .leftovers import PidFiles, StateLock
 from .nats import EmbeddedNats
 from .postgres import EmbeddedPostgres
 from .signals import StopSignals
-from .supervisor import Backoff, Supervisor, plan_roles
+from .supervisor import Backoff, Role, Supervisor, plan_roles
 
 if TYPE_CHECKING:
     from adpipe.settings import Settings
@@ -69,7 +69,11 @@ def up(settings: Settings, signals: StopSignals | None = None) -> int:
     signals = (signals or StopSignals()).install()
     home = Path(settings.home).resolve()
     home.mkdir(parents=True, exist_ok=True)
+    from .roles import role_commands
+
     with StateLock(home / "run"), _listen(settings) as listener:
+        # Checked before anything starts: a typo in ADPIPE_REPLICAS_* fails in a second.
+        roles = plan_roles(role_commands(), settings.replicas, api_fd=listener.fileno())
         # A SIGKILLed run's role processes die with it (PDEATHSIG); any that did not are
         # stopped here. Its Postgres and nats-server are adopted by start() below.
         PidFiles(home / "run").sweep()
@@ -88,7 +92,7 @@ def up(settings: Settings, signals: StopSignals | None = None) -> int:
             settings = msgspec.structs.replace(
                 settings, database_url=postgres.url(DATABASE), nats_url=nats_url, home=str(home)
             )
-            return asyncio.run(_supervise(settings, signals, listener))
+            return asyncio.run(_supervise(settings, signals, roles))
         finally:
             # The roles are gone by now: asyncio.run returns only once every child was reaped.
             try:
@@ -109,16 +113,15 @@ def _listen(settings: Settings) -> socket.socket:
     try:
         return socket.create_server((settings.host, settings.port), backlog=1024)
     except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
         raise PortTaken(
-            f"cannot listen on {settings.host}:{settings.port} ({error.strerror}); "
+            f"cannot listen on {settings.host}:{settings.port} ({reason}); "
             "stop what uses it or pick another port (--port or ADPIPE_PORT)"
         ) from error
 
 
-async def _supervise(settings: Settings, signals: StopSignals, listener: socket.socket) -> int:
+async def _supervise(settings: Settings, signals: StopSignals, roles: list[Role]) -> int:
     from adpipe.storage.migrations import apply_migrations
-
-    from .roles import role_commands
 
     stop, hurry = asyncio.Event(), asyncio.Event()
 
@@ -135,7 +138,6 @@ async def _supervise(settings: Settings, signals: StopSignals, listener: socket.
         if stop.is_set():
             return 0
         await apply_migrations(settings.database_url)
-        roles = plan_roles(role_commands(), settings.replicas, api_fd=listener.fileno())
         env = {
             **os.environ,
             "DATABASE_URL": settings.database_url,
