@@ -183,6 +183,11 @@ class Supervisor:
             if not exited.done():
                 await self._terminate(process, label, exited, hurry)
             return await exited
+        except asyncio.CancelledError:
+            # The supervisor itself is failing: leave no role running behind it.
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            raise
         finally:
             stopping.cancel()
             self.pid_files.forget(label)
