@@ -57,6 +57,14 @@ async def _until(check: object, within: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
+def _ignores_sigterm(pid: int) -> bool:
+    """Whether `pid` has set SIGTERM to ignored yet (the SigIgn mask in /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
 def test_backoff_doubles_from_the_first_delay_up_to_the_cap() -> None:
     backoff = Backoff(initial=0.5, cap=4.0)
     assert [backoff.delay(n) for n in range(7)] == [0.0, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
@@ -119,7 +127,7 @@ async def test_a_role_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: P
     stop, hurry = asyncio.Event(), asyncio.Event()
     running = asyncio.create_task(supervisor.run(stop, hurry))
     await _until(lambda: len(supervisor.pids()) == 2)
-    await asyncio.sleep(1.0)  # let the stubborn one install its SIG_IGN
+    await _until(lambda: _ignores_sigterm(supervisor.pids()["stubborn"]))
     stopped = time.monotonic()
     stop.set()
     await asyncio.wait_for(running, 30)
@@ -134,7 +142,7 @@ async def test_a_second_stop_request_kills_at_once(tmp_path: Path) -> None:
     stop, hurry = asyncio.Event(), asyncio.Event()
     running = asyncio.create_task(supervisor.run(stop, hurry))
     await _until(lambda: len(supervisor.pids()) == 1)
-    await asyncio.sleep(1.0)
+    await _until(lambda: _ignores_sigterm(supervisor.pids()["stubborn"]))
     stop.set()
     await asyncio.sleep(0.5)
     assert not running.done()
