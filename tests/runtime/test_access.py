@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 from adpipe.runtime.access import Account, grant_search, may_search, open_path, read_acl
@@ -56,16 +58,21 @@ def test_a_grant_keeps_other_entries_and_never_widens_the_group(tmp_path: Path) 
     assert not may_search(folder, member), "the owning group had no access and still has none"
 
 
-def test_open_path_touches_only_the_folders_the_account_cannot_pass(tmp_path: Path) -> None:
-    top = tmp_path / "top"
-    middle = top / "open"
-    bottom = middle / "closed"
-    bottom.mkdir(parents=True)
-    top.chmod(0o700)
-    middle.chmod(0o755)
-    bottom.chmod(0o700)
-    changed = open_path(bottom, STRANGER)
-    assert top in changed and bottom in changed and middle not in changed
-    assert read_acl(middle) is None
-    assert all(may_search(p, STRANGER) for p in (top, middle, bottom))
-    assert open_path(bottom, STRANGER) == [], "nothing left to change"
+def test_open_path_touches_only_the_folders_the_account_cannot_pass() -> None:
+    # Not under tmp_path: its parents are 0700 as root, and open_path would open them too.
+    base = Path(tempfile.mkdtemp(prefix="adpipe-access-"))
+    try:
+        base.chmod(0o755)
+        top = base / "top"
+        middle = top / "open"
+        bottom = middle / "closed"
+        bottom.mkdir(parents=True)
+        top.chmod(0o700)
+        middle.chmod(0o755)
+        bottom.chmod(0o700)
+        assert open_path(bottom, STRANGER) == [top, bottom]
+        assert read_acl(middle) is None and read_acl(base) is None
+        assert all(may_search(p, STRANGER) for p in (top, middle, bottom))
+        assert open_path(bottom, STRANGER) == [], "nothing left to change"
+    finally:
+        shutil.rmtree(base)
