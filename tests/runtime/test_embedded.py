@@ -6,8 +6,10 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import psycopg
 import pytest
 
 from adpipe.runtime.access import Account, may_search, read_acl
+from adpipe.runtime.leftovers import start_time
 from adpipe.runtime.nats import EmbeddedNats, EmbeddedNatsError
 from adpipe.runtime.postgres import (
     SERVICE_USER,
@@ -38,6 +41,17 @@ def open_dir() -> Iterator[Path]:
     """A folder under /tmp that any account can reach (unlike pytest's 0700 tmp_path as root)."""
     folder = Path(tempfile.mkdtemp(prefix="adpipe-embedded-"))
     folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def private_dir() -> Iterator[Path]:
+    """A 0700 folder, like `mktemp -d`; as root, the postgres account cannot enter it.
+
+    Not tmp_path: pytest chmods its base folder at every session start, which would take
+    away the access granted here while another session starts."""
+    folder = Path(tempfile.mkdtemp(prefix="adpipe-private-"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -119,11 +133,11 @@ def _insert_and_count(url: str, value: int) -> int:
 
 @pytest.mark.parametrize("where", ["open folder", "private folder"])
 def test_postgres_data_and_port_survive_a_restart(
-    where: str, open_dir: Path, tmp_path: Path
+    where: str, open_dir: Path, private_dir: Path
 ) -> None:
-    # As root, tmp_path sits in a 0700 folder the postgres account cannot enter: the account is
-    # let through (a search-only ACL entry), and the cluster still lives inside the data dir.
-    data_dir = open_dir / "pg" if where == "open folder" else tmp_path / "pg"
+    # As root, the postgres account cannot enter the private folder: it is let through (a
+    # search-only ACL entry), and the cluster still lives inside the data dir.
+    data_dir = open_dir / "pg" if where == "open folder" else private_dir / "pg"
     first = EmbeddedPostgres(data_dir, fast=True)
     try:
         url = first.start()
@@ -144,6 +158,23 @@ def test_postgres_data_and_port_survive_a_restart(
     assert cluster.is_dir() and not cluster.is_symlink()
     assert (cluster / "PG_VERSION").exists() and (data_dir / "postgres.log").exists()
     assert not (data_dir / "cluster.initdb").exists()
+
+
+def test_postgres_stops_after_a_chmod_took_its_account_s_way_in(private_dir: Path) -> None:
+    server = EmbeddedPostgres(private_dir / "pg", fast=True)
+    server.start()
+    postmaster = int((private_dir / "pg/cluster/postmaster.pid").read_text().split()[0])
+    try:
+        private_dir.chmod(0o700)  # what pytest does to its base folder at every session start
+        server.stop()
+        deadline = time.monotonic() + 10
+        while start_time(postmaster) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stopped = start_time(postmaster) is None
+    finally:
+        if start_time(postmaster) is not None:  # never leave it running, pass or fail
+            os.kill(postmaster, signal.SIGQUIT)
+    assert stopped, "stop() did not see the server it had to stop"
 
 
 def test_a_cut_short_initdb_leaves_nothing_the_next_start_trips_over(open_dir: Path) -> None:
@@ -192,10 +223,10 @@ def _linked_copy(source: Path, target: Path) -> None:
 
 @pytest.mark.slow
 def test_postgres_runs_from_binaries_and_a_state_folder_behind_private_folders(
-    tmp_path: Path,
+    private_dir: Path,
 ) -> None:
     """Like a project cloned by root into a `mktemp -d` folder, .venv and state folder inside."""
-    project = tmp_path / "private"
+    project = private_dir / "project"
     project.mkdir(mode=0o700)
     # pgserver's binaries load their libraries from site-packages/pgserver.libs (RPATH $ORIGIN).
     installed = _pgserver_bin_dir().parents[2]

@@ -298,8 +298,14 @@ class EmbeddedPostgres:
         return home
 
     def _open_paths(self, binary: Path) -> None:
-        """As root: let the service account through to the cluster and to the binaries."""
-        if self.run_as is None or self._opened:
+        """As root: let the service account through to the cluster and to the binaries.
+
+        Checked before every command, not once: a chmod of a folder above (pytest resets its
+        base folder to 0700 at each session start) clears an ACL's mask, and `pg_ctl stop`
+        then could not see the server it has to stop. A check is a stat and a getxattr per
+        folder; only a change is verified with a command run as the account.
+        """
+        if self.run_as is None:
             return
         account = Account(
             uid=self.run_as.uid,
@@ -309,13 +315,15 @@ class EmbeddedPostgres:
             else frozenset(),
         )
         home = self._home if self._home is not None else self.data_dir
+        changed = []
         # The installation root too: postgres finds its lib/ and share/ beside its bin/.
         for target in (home.parent, binary.parent.parent, binary.parent):
             try:
-                open_path(target, account)
+                changed += open_path(target, account)
             except AccessError as error:
                 raise EmbeddedPostgresError(error.detail) from error
-        self._opened = True
+        if self._opened and not changed:
+            return
         for target in (home, binary.parent):
             if not self._reachable(target):
                 raise EmbeddedPostgresError(
@@ -323,6 +331,7 @@ class EmbeddedPostgres:
                     f"cannot reach {target}; put the project and ADPIPE_HOME in folders it can "
                     "enter, or run adpipe as a regular user"
                 )
+        self._opened = True
 
     def _reachable(self, path: Path) -> bool:
         """Whether the service account can traverse every folder down to and into `path`."""
