@@ -6,7 +6,6 @@ JetStream streams left over from earlier tests. Nothing has to be running before
 
 from __future__ import annotations
 
-import itertools
 import os
 import random
 import shutil
@@ -14,13 +13,13 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import nats
 import psycopg
 import pytest
 
 from adpipe.runtime.nats import EmbeddedNats
 from adpipe.runtime.postgres import EmbeddedPostgres
 from adpipe.storage.migrations import apply_migrations
+from testkit.servers import clean_nats, fresh_database
 
 # Set before any test module can import litellm: never fetch its price map from the internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -32,7 +31,6 @@ for _name in ("ADPIPE_CHAIN_KEY", "ADPIPE_CHAIN_KEY_FILE"):
 
 TEMPLATE_DB = "adpipe_template"
 SCRATCH_PREFIX = "adpipe-test-"
-_database_numbers = itertools.count(1)
 
 
 def _scratch_root() -> Path:
@@ -115,13 +113,8 @@ async def template_database(pg_server: EmbeddedPostgres) -> str:
 @pytest.fixture
 async def database_url(pg_server: EmbeddedPostgres, template_database: str) -> AsyncIterator[str]:
     """URL of a fresh migrated database for this test alone, dropped afterwards."""
-    name = f"test_{next(_database_numbers)}"
-    async with await psycopg.AsyncConnection.connect(pg_server.url(), autocommit=True) as conn:
-        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {template_database}")
-    yield pg_server.url(name)
-    async with await psycopg.AsyncConnection.connect(pg_server.url(), autocommit=True) as conn:
-        # FORCE: a connection the test forgot to close must not keep the database alive.
-        await conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    async with fresh_database(pg_server, template_database) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -136,20 +129,9 @@ def nats_server(_scratch: Path) -> Iterator[EmbeddedNats]:
 
 
 @pytest.fixture
-async def nats_url(nats_server: EmbeddedNats) -> AsyncIterator[str]:
+async def nats_url(nats_server: EmbeddedNats) -> str:
     """URL of the running session server, with every JetStream stream of earlier tests gone."""
-    url = nats_server.start()  # an earlier test may have stopped it
-    client = await nats.connect(url, allow_reconnect=False, connect_timeout=5)
-    try:
-        manager = client.jsm()
-        # Deleting a stream deletes its consumers; KV buckets and object stores are streams too.
-        while streams := await manager.streams_info():
-            for stream in streams:
-                assert stream.config.name is not None
-                await manager.delete_stream(stream.config.name)
-    finally:
-        await client.close()
-    yield url
+    return await clean_nats(nats_server)  # an earlier test may have stopped it, too
 
 
 @pytest.fixture

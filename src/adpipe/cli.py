@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -14,6 +14,8 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from adpipe.errors import AdpipeError
+from adpipe.runtime.lifeline import die_with_supervisor
+from adpipe.runtime.signals import StopSignals
 from adpipe.settings import Settings, load_settings
 
 
@@ -24,13 +26,16 @@ def _need(settings: Settings, *names: str) -> None:
         raise AdpipeError(f"set {' and '.join(missing)} {hint}")
 
 
-def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+def _run_until_signal(
+    args: argparse.Namespace, main: Callable[[asyncio.Event], Awaitable[None]]
+) -> int:
+    """Run a role until SIGINT or SIGTERM, heard since `main()` began (see runtime.signals)."""
+    signals: StopSignals = args.stop_signals
+
     async def runner() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await main(stop)
+        with signals.attach(asyncio.get_running_loop(), lambda number: stop.set()):
+            await main(stop)
 
     asyncio.run(runner())
     return 0
@@ -50,7 +55,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.port:
         settings = load_settings(port=args.port)
-    return up(settings)
+    return up(settings, args.stop_signals)
 
 
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
@@ -62,7 +67,7 @@ def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
         async with connected(settings, "relay") as (core, nc):
             await run_relay(core, nc, stop)
 
-    return _run_until_signal(main)
+    return _run_until_signal(args, main)
 
 
 def cmd_projector(settings: Settings, args: argparse.Namespace) -> int:
@@ -75,7 +80,7 @@ def cmd_projector(settings: Settings, args: argparse.Namespace) -> int:
         async with open_core(settings) as core:
             await run_projector(core, stop)
 
-    return _run_until_signal(main)
+    return _run_until_signal(args, main)
 
 
 def cmd_service(settings: Settings, args: argparse.Namespace) -> int:
@@ -90,7 +95,7 @@ def cmd_service(settings: Settings, args: argparse.Namespace) -> int:
         async with connected(settings, args.name) as (core, nc):
             await run_service(args.name, core, nc, stop)
 
-    return _run_until_signal(main)
+    return _run_until_signal(args, main)
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
@@ -108,13 +113,15 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
         async def nats_ready() -> bool:
             return bool(nc.is_connected)
 
+        # A supervisor (`adpipe up`) hands every api process the one listening socket it holds.
+        sock = None if args.fd is None else socket.socket(fileno=args.fd)
         try:
-            await serve_api(settings, stop, nats_ready=nats_ready)
+            await serve_api(settings, stop, nats_ready=nats_ready, sock=sock)
         finally:
             with contextlib.suppress(Exception):
                 await nc.drain()
 
-    return _run_until_signal(main)
+    return _run_until_signal(args, main)
 
 
 def cmd_events_schema(settings: Settings, args: argparse.Namespace) -> int:
@@ -164,17 +171,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser("up", help="start the whole stack with an embedded Postgres and NATS")
     p.add_argument("--port", type=int, default=None)
-    p.set_defaults(func=cmd_up)
+    p.set_defaults(func=cmd_up, role="up")
     p = sub.add_parser("api", help="serve the HTTP API")
     p.add_argument("--port", type=int, default=None)
-    p.set_defaults(func=cmd_api)
-    sub.add_parser("relay", help="publish the event log to NATS").set_defaults(func=cmd_relay)
-    sub.add_parser("projector", help="keep the read models current").set_defaults(
-        func=cmd_projector
-    )
+    p.add_argument("--fd", type=int, default=None, help="serve on this inherited listening socket")
+    p.set_defaults(func=cmd_api, role="api")
+    p = sub.add_parser("relay", help="publish the event log to NATS")
+    p.set_defaults(func=cmd_relay, role="relay")
+    p = sub.add_parser("projector", help="keep the read models current")
+    p.set_defaults(func=cmd_projector, role="projector")
     p = sub.add_parser("service", help="run one service (downloader, planner, renderer, webhooks)")
     p.add_argument("name")
-    p.set_defaults(func=cmd_service)
+    p.set_defaults(func=cmd_service, role="service")
 
     p = sub.add_parser("events", help="the event contract")
     events_sub = p.add_subparsers(dest="events_command", required=True)
@@ -210,12 +218,30 @@ def _observe(settings: Settings, args: argparse.Namespace) -> None:
         setup(
             settings, args.name if args.command == "service" else args.command, verbose=args.verbose
         )
+        # `adpipe up` names each replica (renderer.2): people reading a terminal see which.
+        label = os.environ.get("ADPIPE_ROLE_LABEL")
+        if label and settings.log_format == "text" and args.command != "up":
+            from adpipe.observability import correlation
+
+            correlation.set_process_role(label)
     else:
         configure_logging(log_format=settings.log_format, verbose=args.verbose)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    # Before anything else: a role started by `adpipe up` dies with it, and a stop signal that
+    # arrives while a long-running command starts up is kept for it (runtime.signals).
+    die_with_supervisor()
+    signals = StopSignals().install()
+    try:
+        args = build_parser().parse_args(argv)
+    except BaseException:  # --help, a usage error
+        signals.release()
+        raise
+    role = getattr(args, "role", None)
+    if role is None:
+        signals.release()  # a one-shot command: Ctrl-C interrupts it the usual way
+    args.stop_signals = signals
     from adpipe.observability.logs import configure_logging
 
     configure_logging(verbose=args.verbose)  # until the settings say which format

@@ -186,6 +186,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     metrics_host: str = "127.0.0.1"
     # Where OpenTelemetry spans go (OTLP/HTTP); None means tracing is off and costs nothing.
     otlp_traces_endpoint: str | None = None
+    # `adpipe up` runs each role as its own processes: how many of each (ADPIPE_REPLICAS_<ROLE>,
+    # e.g. ADPIPE_REPLICAS_RENDERER=2). A role not named runs one; 0 leaves it to another machine.
+    replicas: dict[str, int] = msgspec.field(default_factory=dict)
+    # A role process that dies is restarted after this delay, doubled for each death in a row and
+    # capped, so a crash loop (a bad config, Postgres gone) costs little CPU and fills no disk.
+    restart_backoff_seconds: float = 0.5
+    restart_backoff_max_seconds: float = 30.0
+    # A process that ran this long before dying counts as healthy: its backoff starts over.
+    restart_backoff_reset_seconds: float = 60.0
+    # On stop, role processes get SIGTERM and this long to finish in-flight work, then SIGKILL.
+    # Services ack nothing they did not finish, so a killed handler's message is redelivered.
+    stop_grace_seconds: float = 15.0
 
     @property
     def home_path(self) -> Path:
@@ -278,6 +290,31 @@ def _observability(env: Mapping[str, str]) -> dict[str, object]:
     return values
 
 
+REPLICAS_PREFIX = "ADPIPE_REPLICAS_"
+
+
+def _number(variable: str, raw: str, kind: type[int] | type[float]) -> float:
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValidationFailed(
+            f"{variable} must be a non-negative {kind.__name__}, not {raw!r}",
+            [{"field": variable, "message": f"a non-negative {kind.__name__}"}],
+        )
+    return value
+
+
+def _replicas(env: Mapping[str, str]) -> dict[str, int]:
+    """ADPIPE_REPLICAS_RENDERER=2 -> {"renderer": 2}; role names are checked where roles live."""
+    return {
+        key.removeprefix(REPLICAS_PREFIX).lower(): int(_number(key, value, int))
+        for key, value in env.items()
+        if key.startswith(REPLICAS_PREFIX)
+    }
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Read the environment once; explicit overrides win (tests and the embedded runtime)."""
     env = os.environ if env is None else env
@@ -321,6 +358,16 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     if "ADPIPE_TTS_RETRIES" in env:
         values["tts_retries"] = int(env["ADPIPE_TTS_RETRIES"])
     values.update(_limits_from(env))
+    values["replicas"] = _replicas(env)
+    for name in (
+        "restart_backoff_seconds",
+        "restart_backoff_max_seconds",
+        "restart_backoff_reset_seconds",
+        "stop_grace_seconds",
+    ):
+        variable = f"ADPIPE_{name.upper()}"
+        if variable in env:
+            values[name] = _number(variable, env[variable], float)
     values.update(overrides)
     return msgspec.convert(values, Settings)
 

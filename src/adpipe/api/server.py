@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -43,8 +44,10 @@ async def serve_api(
     *,
     nats_ready: NatsReady | None = None,
     ready: asyncio.Event | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serves on settings.host:settings.port until `stop` is set; `ready` once it listens."""
+    """Serves on settings.host:settings.port (or on `sock`, a listening socket handed down by a
+    supervisor) until `stop` is set; `ready` once it listens."""
     async with open_core(settings) as core:
         config = uvicorn.Config(
             access_log(create_app(core, nats_ready=nats_ready)),
@@ -57,7 +60,7 @@ async def serve_api(
             timeout_graceful_shutdown=10,
         )
         server = ApiServer(config)
-        serving = asyncio.create_task(_serve(server), name="uvicorn")
+        serving = asyncio.create_task(_serve(server, sock), name="uvicorn")
         stopping = asyncio.create_task(stop.wait())
         try:
             while not server.started:
@@ -76,9 +79,9 @@ async def serve_api(
                 await serving
 
 
-async def _serve(server: uvicorn.Server) -> None:
+async def _serve(server: uvicorn.Server, sock: socket.socket | None) -> None:
     try:
-        await server.serve()
+        await server.serve(sockets=None if sock is None else [sock])
     except SystemExit as exc:  # uvicorn exits when it cannot bind or start the app
         raise RuntimeError(
             f"the API server could not start on {server.config.host}:{server.config.port}"

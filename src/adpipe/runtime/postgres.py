@@ -1,6 +1,8 @@
 """A private Postgres cluster under a state folder: initdb once, then pg_ctl start/stop on loopback.
 
-Uses the system's binaries when present, else the ones bundled in the `pgserver` package.
+Uses the system's binaries when present, else the ones bundled in the `pgserver` package. The
+cluster always lives inside the state folder, so deleting that folder deletes it; as root, the
+unprivileged account Postgres runs as is let through the folders above it (`access`).
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ from typing import TypedDict
 import msgspec
 
 from adpipe.errors import AdpipeError
+from adpipe.runtime.access import AccessError, Account, open_path
 from adpipe.runtime.ports import LOOPBACK, choose_port
 
 SUPERUSER = "adpipe"
 SERVICE_USER = "adpipe-pg"
-DEFAULT_RELOCATE_ROOT = Path("/var/lib/adpipe/postgres")
 # Unix socket paths must fit sockaddr_un.sun_path (108 bytes with the NUL).
 MAX_SOCKET_PATH = 107
 _FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+# `adpipe up` runs a process per role replica, each with its own pool (up to pool_max_size),
+# LISTEN connection and relay lock: Postgres' default of 100 runs out at a few replicas.
+MAX_CONNECTIONS = 300
 _REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
 
 
@@ -168,8 +173,8 @@ class EmbeddedPostgres:
     """One Postgres cluster living under `data_dir`; data and the chosen port survive restarts.
 
     Layout of `data_dir`: `cluster/` (PGDATA), `postgres.log`, `port`. When adpipe runs as
-    root and the service account cannot reach `data_dir` (say it is under /root), `cluster/`
-    and `postgres.log` are symlinks into `relocate_root`, which that account can reach.
+    root, `data_dir` belongs to the service account and the folders above it that the account
+    could not pass through get a search-only ACL entry for it; so do those above the binaries.
     """
 
     def __init__(
@@ -180,17 +185,16 @@ class EmbeddedPostgres:
         fast: bool = False,
         bin_dir: Path | None = None,
         timeout: float = 60.0,
-        relocate_root: Path = DEFAULT_RELOCATE_ROOT,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.requested_port = port
         self.fast = fast
         self.bin_dir = bin_dir
         self.timeout = timeout
-        self.relocate_root = relocate_root
         self.port: int | None = None
         self.run_as: RunAs | None = None
         self._home: Path | None = None
+        self._opened = False
 
     # -- public API ------------------------------------------------------------------------
 
@@ -213,6 +217,7 @@ class EmbeddedPostgres:
         options = [f"-p {port}", f"-c listen_addresses={LOOPBACK}"]
         options.append(f"-k {shlex.quote(str(self._socket_dir(cluster, port)))}")
         options.append("-c unix_socket_permissions=0700")
+        options.append(f"-c max_connections={MAX_CONNECTIONS}")
         if self.fast:
             options.extend(f"-c {setting}" for setting in _FAST_SETTINGS)
         self._pg_ctl(
@@ -284,33 +289,58 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         link = self.data_dir / "cluster"
         self.run_as = choose_run_as(os.geteuid(), link.resolve())
-        if link.is_symlink():
-            home = link.resolve().parent
-        elif self.run_as is None or link.exists() or self._reachable(self.data_dir.parent):
-            home = self.data_dir
-        else:
-            home = self._relocated_home()
+        # A cluster an older adpipe relocated (a symlink out of the state folder) stays usable.
+        home = link.resolve().parent if link.is_symlink() else self.data_dir
         if self.run_as is not None:
             os.chown(home, self.run_as.uid, self.run_as.gid)
             home.chmod(0o700)
         self._home = home
         return home
 
-    def _relocated_home(self) -> Path:
-        """A home under `relocate_root`, named after `data_dir`, linked from `data_dir`."""
-        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
-        home = self.relocate_root / f"{self.data_dir.name}-{digest}"
-        self.relocate_root.mkdir(mode=0o755, parents=True, exist_ok=True)
-        home.mkdir(mode=0o700, exist_ok=True)
-        for name in ("cluster", "postgres.log"):
-            (self.data_dir / name).symlink_to(home / name)
-        return home
+    def _open_paths(self, binary: Path) -> None:
+        """As root: let the service account through to the cluster and to the binaries.
+
+        Checked before every command, not once: a chmod of a folder above (pytest resets its
+        base folder to 0700 at each session start) clears an ACL's mask, and `pg_ctl stop`
+        then could not see the server it has to stop. A check is a stat and a getxattr per
+        folder; only a change is verified with a command run as the account.
+        """
+        if self.run_as is None:
+            return
+        account = Account(
+            uid=self.run_as.uid,
+            gid=self.run_as.gid,
+            groups=frozenset(os.getgrouplist(self.run_as.name, self.run_as.gid))
+            if not self.run_as.name.isdigit()
+            else frozenset(),
+        )
+        home = self._home if self._home is not None else self.data_dir
+        changed = []
+        # The installation root too: postgres finds its lib/ and share/ beside its bin/.
+        for target in (home.parent, binary.parent.parent, binary.parent):
+            try:
+                changed += open_path(target, account)
+            except AccessError as error:
+                raise EmbeddedPostgresError(error.detail) from error
+        if self._opened and not changed:
+            return
+        for target in (home, binary.parent):
+            if not self._reachable(target):
+                raise EmbeddedPostgresError(
+                    f"the account {self.run_as.name} (uid {self.run_as.uid}) that runs Postgres "
+                    f"cannot reach {target}; put the project and ADPIPE_HOME in folders it can "
+                    "enter, or run adpipe as a regular user"
+                )
+        self._opened = True
 
     def _reachable(self, path: Path) -> bool:
         """Whether the service account can traverse every folder down to and into `path`."""
-        result = subprocess.run(
-            ["test", "-x", str(path)], check=False, timeout=30, **self._account_kwargs()
-        )
+        try:
+            result = subprocess.run(
+                ["test", "-x", str(path)], check=False, timeout=30, **self._account_kwargs()
+            )
+        except OSError:  # cannot even enter its working folder
+            return False
         return result.returncode == 0
 
     def _socket_dir(self, cluster: Path, port: int) -> Path:
@@ -338,13 +368,21 @@ class EmbeddedPostgres:
         return self.bin_dir
 
     def _initdb(self, cluster: Path) -> None:
-        cluster.mkdir(mode=0o700, exist_ok=True)
+        # Into a side folder, renamed when complete: an initdb cut short (the process killed)
+        # must not leave a half-made `cluster/` that every later start trips over.
+        partial = cluster.with_name(cluster.name + ".initdb")
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir(mode=0o700)
         if self.run_as is not None:
-            os.chown(cluster, self.run_as.uid, self.run_as.gid)
-        args = ["-D", str(cluster), "-U", SUPERUSER, "-A", "trust", "--no-locale", "-E", "UTF8"]
+            os.chown(partial, self.run_as.uid, self.run_as.gid)
+        args = ["-D", str(partial), "-U", SUPERUSER, "-A", "trust", "--no-locale", "-E", "UTF8"]
         if self.fast:
             args.append("--no-sync")
         self._run("initdb", args, what=f"initialise a Postgres cluster in {cluster}")
+        if cluster.is_dir() and not any(cluster.iterdir()):
+            cluster.rmdir()  # an empty folder an older adpipe made before its initdb
+        partial.rename(cluster)
 
     def _running_port(self, cluster: Path) -> int | None:
         """The port of the server running on `cluster`, or None when none runs."""
@@ -378,6 +416,7 @@ class EmbeddedPostgres:
         # otherwise inherit the pipe and keep us waiting for EOF.
         cluster = self.data_dir / "cluster"
         binary = self._binaries(cluster.resolve()) / tool
+        self._open_paths(binary)
         with tempfile.TemporaryFile("w+") as out:
             try:
                 result = subprocess.run(

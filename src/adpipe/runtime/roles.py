@@ -1,7 +1,7 @@
 """The roles one process can play — relay, projector, a service, the API — each run until stopped.
 
-`adpipe up` runs all of them in one process tree; `adpipe <role>` runs one against the Postgres and
-NATS named by DATABASE_URL and NATS_URL, as many replicas as the load needs.
+`adpipe <role>` runs one against the Postgres and NATS named by DATABASE_URL and NATS_URL, as many
+replicas as the load needs; `adpipe up` supervises one process per replica of every role here.
 """
 
 from __future__ import annotations
@@ -38,6 +38,19 @@ SERVICES: dict[str, str] = {
 }
 
 ServiceMain = Callable[[Core, "NATS", asyncio.Event], Awaitable[None]]
+
+
+def role_commands() -> dict[str, tuple[str, ...]]:
+    """Every role `adpipe up` runs, each as its own processes: name -> the `adpipe` arguments.
+
+    Services come from SERVICES above, so a service registered there is supervised too.
+    """
+    return {
+        "relay": ("relay",),
+        "projector": ("projector",),
+        **{name: ("service", name) for name in SERVICES},
+        "api": ("api",),
+    }
 
 
 class UnknownService(AdpipeError, LookupError):
