@@ -16,7 +16,7 @@ from adpipe.api.keys import revoke_key
 from testkit.media import jpeg_bytes
 
 from .browser import Browser, error_next_to
-from .calls import api_get, api_post, new_job, wait_for_status
+from .calls import api_get, api_post, new_job, wait_for_job, wait_for_status
 from .stack import StudioStack
 
 # Records what a <progress> showed over time and the rendering screen's text: a render moves
@@ -118,6 +118,21 @@ def test_an_ad_goes_from_an_empty_account_to_a_downloaded_mp4(
             ".every((i) => i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0)"
         ),
         what="every scene's preview thumbnail",
+    )
+    # Every scene's narration plays in its card (the picture in the README shows them).
+    wait_for_job(
+        studio,
+        key,
+        job_id,
+        lambda job: all(s["voiceover"]["status"] == "ready" for s in job["scenes"]),
+    )
+    page.until(
+        lambda d: page.js(
+            "const a = [...document.querySelectorAll('li.scene audio')];"
+            " return a.length === document.querySelectorAll('li.scene').length"
+            " && a.every((e) => e.readyState >= 1 && e.duration > 0)"
+        ),
+        what="every scene's narration loaded",
     )
     page.check_screen("2-storyboard")
 
