@@ -38,8 +38,8 @@ const nameOf = (el) => {
   return '';
 };
 const shown = (el) => el.getClientRects().length > 0 && !el.closest('[aria-hidden="true"]');
-const controls = ['input', 'select', 'textarea', 'button', 'a[href]', 'progress', 'video', 'img',
-  '[role="img"]', 'dialog'].join(', ');
+const controls = ['input', 'select', 'textarea', 'button', 'a[href]', 'progress', 'video', 'audio',
+  'img', '[role="img"]', 'dialog'].join(', ');
 return [...document.querySelectorAll(controls)]
   .filter(shown).filter((el) => !nameOf(el)).map((el) => el.outerHTML.slice(0, 160));
 """
@@ -238,6 +238,13 @@ class Browser:
             if phone:
                 cdp("Emulation.clearDeviceMetricsOverride", {})
         return path
+
+
+def error_next_to(page: Browser, label: str) -> str:
+    """The error shown with the field labelled `label` ('' when none)."""
+    control = page.control(label)
+    node = page.driver.find_element(By.ID, f"{control.get_attribute('id')}-error")
+    return str(node.text) if node.is_displayed() else ""
 
 
 def _xpath(text: str) -> str:

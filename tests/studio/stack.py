@@ -2,8 +2,9 @@
 
 Selenium blocks while it waits for the browser, so the stack cannot share the test's event
 loop: it runs in a background thread with its own loop — real Postgres and NATS, the relay, the
-projector, the downloader, planner (built-in, offline), voice and renderer services, the API
-served by uvicorn on 127.0.0.1 behind a cuttable proxy, and a "CDN" of media files on 127.0.0.1.
+projector, the downloader, planner (built-in, offline), voice (espeak-ng, offline) and renderer
+services, the API served by uvicorn on 127.0.0.1 behind a cuttable proxy, and a "CDN" of media
+files on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from testkit.stack import RunningStack, running_stack
 from .proxy import CuttableProxy, cuttable_proxy
 
 T = TypeVar("T")
-# The planner runs on its own so that a test can pause it: a regeneration then stays pending
-# for as long as the test needs to look at the busy storyboard.
-SERVICES = ("downloader", "voice", "renderer")
+# The planner and the voice service run on their own so that a test can pause them: a
+# regeneration (or a narration) then stays pending for as long as the test needs to look at it.
+SERVICES = ("downloader", "renderer")
+PAUSABLE = ("planner", "voice")
 START_SECONDS = 60
 
 
@@ -116,24 +118,25 @@ async def clear_jetstream(url: str) -> None:
         await client.close()
 
 
-class PausablePlanner:
-    """The planner service, stopped and started again at will (its durable consumer keeps
-    what arrives meanwhile)."""
+class PausableService:
+    """A service stopped and started again at will (its durable consumer keeps what arrives
+    meanwhile)."""
 
-    def __init__(self, stack: RunningStack) -> None:
+    def __init__(self, name: str, stack: RunningStack) -> None:
+        self.name = name
         self.stack = stack
         self.stop = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        assert self.task is None, "the planner is already running"
+        assert self.task is None, f"the {self.name} service is already running"
         self.stop = asyncio.Event()
         self.task = asyncio.create_task(
-            run_service("planner", self.stack.core, self.stack.nc, self.stop), name="planner"
+            run_service(self.name, self.stack.core, self.stack.nc, self.stop), name=self.name
         )
 
     async def pause(self) -> None:
-        assert self.task is not None, "the planner is not running"
+        assert self.task is not None, f"the {self.name} service is not running"
         self.stop.set()
         async with asyncio.timeout(15):
             await self.task
@@ -149,7 +152,7 @@ class StudioStack:
     proxy: CuttableProxy
     cdn: Cdn
     files: Path
-    planner: PausablePlanner
+    services: dict[str, PausableService]
 
     @property
     def origin(self) -> str:
@@ -171,10 +174,16 @@ class StudioStack:
         return self.run(lambda: create_key(self.stack.core.pool, user))
 
     def pause_planner(self) -> None:
-        self.run(self.planner.pause)
+        self.run(self.services["planner"].pause)
 
     def resume_planner(self) -> None:
-        self.call(self.planner.start)
+        self.call(self.services["planner"].start)
+
+    def pause_voice(self) -> None:
+        self.run(self.services["voice"].pause)
+
+    def resume_voice(self) -> None:
+        self.call(self.services["voice"].start)
 
 
 class StackThread:
@@ -224,13 +233,15 @@ class StackThread:
             served(stack) as port,
             cuttable_proxy(port) as proxy,
         ):
-            planner = PausablePlanner(stack)
-            planner.start()
-            self.ready = StudioStack(self._loop, stack, proxy, cdn, self.files, planner)
+            services = {name: PausableService(name, stack) for name in PAUSABLE}
+            for service in services.values():
+                service.start()
+            self.ready = StudioStack(self._loop, stack, proxy, cdn, self.files, services)
             self._started.set()
             try:
                 await self._stop.wait()
             finally:
                 cdn.release.set()
-                if planner.task is not None:
-                    await planner.pause()
+                for service in services.values():
+                    if service.task is not None:
+                        await service.pause()

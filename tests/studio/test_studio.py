@@ -4,11 +4,8 @@ fields, user text that looks like markup, failed and cancelled jobs, and keyboar
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -18,7 +15,8 @@ from selenium.webdriver.support.ui import Select
 from adpipe.api.keys import revoke_key
 from testkit.media import jpeg_bytes
 
-from .browser import Browser
+from .browser import Browser, error_next_to
+from .calls import api_get, api_post, new_job, wait_for_job, wait_for_status
 from .stack import StudioStack
 
 # Records what a <progress> showed over time and the rendering screen's text: a render moves
@@ -35,71 +33,6 @@ new MutationObserver(() => {
   }
 }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
 """
-
-
-def call_api(
-    studio: StudioStack, key: str, method: str, path: str, body: dict[str, Any] | None = None
-) -> Any:
-    """The API as a script would use it (setting up what a test is not about)."""
-
-    async def send() -> Any:
-        headers = {"Authorization": f"Bearer {key}", "Prefer": "respond-async"}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                method, f"{studio.origin}{path}", json=body, headers=headers
-            ) as response,
-        ):
-            assert response.status in (200, 201, 202), await response.text()
-            return await response.json()
-
-    return studio.run(send)
-
-
-def api_get(studio: StudioStack, key: str, path: str) -> Any:
-    return call_api(studio, key, "GET", path)
-
-
-def api_post(studio: StudioStack, key: str, path: str, body: dict[str, Any]) -> Any:
-    return call_api(studio, key, "POST", path, body)
-
-
-def new_job(studio: StudioStack, key: str, product: str, **creative: Any) -> str:
-    """A job made through the API (answered at once; the planner works on)."""
-    client = api_post(studio, key, "/api/v3/clients", {"name": f"{product} Inc"})
-    body = {
-        "context": {"clientId": client["id"]},
-        "adBasics": {
-            "product": product,
-            "targetAudience": "Tech enthusiasts",
-            "keyMessage": "Stay connected",
-            "callToAction": "Buy Now",
-        },
-        "creative": {
-            "direction": {"style": "Modern", "tone": "Energetic"},
-            "durationSeconds": 6,
-            "resolution": "720p",
-            **creative,
-        },
-    }
-    job_id: str = api_post(studio, key, "/api/v3/jobs", body)["id"]
-    return job_id
-
-
-def wait_for_status(studio: StudioStack, key: str, job_id: str, status: str) -> None:
-    """Bounded wait until the API shows the job in `status` (for jobs set up through the API)."""
-
-    async def wait() -> None:
-        url = f"{studio.origin}/api/v3/jobs/{job_id}"
-        headers = {"Authorization": f"Bearer {key}"}
-        async with aiohttp.ClientSession() as session, asyncio.timeout(60):
-            while True:
-                async with session.get(url, headers=headers) as response:
-                    if (await response.json())["status"] == status:
-                        return
-                await asyncio.sleep(0.1)
-
-    studio.run(wait, timeout=65)
 
 
 def test_an_ad_goes_from_an_empty_account_to_a_downloaded_mp4(
@@ -185,6 +118,21 @@ def test_an_ad_goes_from_an_empty_account_to_a_downloaded_mp4(
             ".every((i) => i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0)"
         ),
         what="every scene's preview thumbnail",
+    )
+    # Every scene's narration plays in its card (the picture in the README shows them).
+    wait_for_job(
+        studio,
+        key,
+        job_id,
+        lambda job: all(s["voiceover"]["status"] == "ready" for s in job["scenes"]),
+    )
+    page.until(
+        lambda d: page.js(
+            "const a = [...document.querySelectorAll('li.scene audio')];"
+            " return a.length === document.querySelectorAll('li.scene').length"
+            " && a.every((e) => e.readyState >= 1 && e.duration > 0)"
+        ),
+        what="every scene's narration loaded",
     )
     page.check_screen("2-storyboard")
 
@@ -365,13 +313,6 @@ def focused_name(page: Browser) -> str:
             " || e.textContent.trim()"
         )
     )
-
-
-def error_next_to(page: Browser, label: str) -> str:
-    """The error shown with the field labelled `label` ('' when none)."""
-    control = page.control(label)
-    node = page.driver.find_element(By.ID, f"{control.get_attribute('id')}-error")
-    return str(node.text) if node.is_displayed() else ""
 
 
 UNAUTHORIZED = r"Failed to load resource: the server responded with a status of 401"

@@ -101,6 +101,7 @@ export const api = {
   createJob: (body) => json('POST', `${API}/jobs`, { json: body, headers: ASYNC }),
   act: (id, body) => json('POST', `${API}/jobs/${enc(id)}/actions`, { json: body, headers: ASYNC }),
   updateScene: (id, number, edit) => json('PUT', `${API}/jobs/${enc(id)}/scenes/${number}`, { json: edit }),
+  voices: (signal) => json('GET', `${API}/voices`, { signal }),
 };
 
 /**

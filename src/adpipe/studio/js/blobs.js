@@ -8,19 +8,27 @@ import { h } from './dom.js';
 export class BlobCache {
   constructor(signal) {
     this.signal = signal;
-    this.urls = new Map(); // path -> Promise<string>
+    this.urls = new Map(); // path -> {version, pending: Promise<string>}
   }
 
-  /** A blob: URL of the bytes at `path` (fetched once per screen). */
-  url(path) {
-    if (!this.urls.has(path)) {
-      const pending = send('GET', path, { signal: this.signal, headers: { Accept: '*/*' } })
-        .then((response) => response.blob())
-        .then((blob) => URL.createObjectURL(blob));
-      pending.catch(() => this.urls.delete(path));
-      this.urls.set(path, pending);
-    }
-    return this.urls.get(path);
+  /**
+   * A blob: URL of the bytes at `path` (fetched once per screen). Some paths serve new bytes
+   * over time (a scene's narration after a regeneration): naming a new `version` fetches them
+   * again and frees the blob of the version it replaces.
+   */
+  url(path, version = '') {
+    const cached = this.urls.get(path);
+    if (cached && cached.version === version) return cached.pending;
+    if (cached) cached.pending.then((url) => URL.revokeObjectURL(url), () => {});
+    const pending = send('GET', path, { signal: this.signal, headers: { Accept: '*/*' } })
+      .then((response) => response.blob())
+      .then((blob) => URL.createObjectURL(blob));
+    const entry = { version, pending };
+    pending.catch(() => {
+      if (this.urls.get(path) === entry) this.urls.delete(path);
+    });
+    this.urls.set(path, entry);
+    return pending;
   }
 
   /** An <img> that shows the picture once it has arrived, or a labelled placeholder. */
@@ -42,7 +50,7 @@ export class BlobCache {
   }
 
   dispose() {
-    for (const pending of this.urls.values()) {
+    for (const { pending } of this.urls.values()) {
       pending.then((url) => URL.revokeObjectURL(url), () => {});
     }
     this.urls.clear();

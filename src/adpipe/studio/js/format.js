@@ -59,3 +59,31 @@ export function microseconds(iso) {
   const fraction = (match[2] || '').padEnd(6, '0').slice(0, 6);
   return millis * 1000 + Number(fraction);
 }
+
+let languageNames = null;
+try {
+  languageNames = new Intl.DisplayNames(undefined, { type: 'language', languageDisplay: 'standard' });
+} catch {
+  // an engine without display names shows the language codes as they are
+}
+
+/** A BCP 47 tag in its canonical form ("en-us" → "en-US"), or null when it is not one. */
+export function languageTag(code) {
+  try {
+    return Intl.getCanonicalLocales(code)[0] || null;
+  } catch {
+    return null; // "multilingual", or a name only the engine understands
+  }
+}
+
+/** "en-us" → "English (United States)"; '' when the browser does not know the language. */
+export function languageName(code) {
+  const tag = languageTag(code);
+  if (!tag || !languageNames) return '';
+  try {
+    const name = languageNames.of(tag);
+    return name && name !== tag ? name : '';
+  } catch {
+    return '';
+  }
+}

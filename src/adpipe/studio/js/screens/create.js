@@ -1,11 +1,12 @@
 // "Create Video Ad": the seed's creation form. It is a list of sections, each rendering its
 // controls, checking what the browser can check, and writing its part of the POST /jobs body;
-// a new creative option (the voiceover, once the API has it) is one more section.
+// a creative option such as the voiceover is one more section.
 
 import { api } from '../api.js';
 import { append, field, h, select, showScreen } from '../dom.js';
 import { assetsSection } from './create-assets.js';
 import { contextSection } from './create-context.js';
+import { voiceoverSection } from './create-voice.js';
 
 function text(name, label, { required = true, placeholder, maxlength = 2000 } = {}) {
   const input = h('input', { type: 'text', name, required, placeholder, maxlength, autocomplete: 'off' });
@@ -89,7 +90,7 @@ export function friendly(path, message) {
 
 export async function createScreen(main, _params, scope) {
   const context = contextSection(scope);
-  const sections = [context, basicsSection(), directionSection(), formatSection(), assetsSection(scope, context)];
+  const sections = [context, basicsSection(), directionSection(), formatSection(), voiceoverSection(scope), assetsSection(scope, context)];
   const fields = Object.assign({}, ...sections.map((s) => s.fields));
   const summary = h('div', { class: 'error-summary', role: 'alert', hidden: true, tabindex: '-1' });
   const submit = h('button', { type: 'submit', class: 'primary', text: 'Create Video Ad' });

@@ -1,12 +1,49 @@
-// "Video Ready!": the MP4 in a player, its duration and cost, "Download MP4" and "Create New".
-// The video is fetched with the key and played from a blob: URL (a <video> cannot send headers).
+// "Video Ready!": the MP4 in a player with its subtitles, its duration and cost, "Download MP4"
+// and "Create New". The video and the WebVTT subtitles are fetched with the key and given to the
+// player as blob: URLs (a <video> or <track> cannot send headers).
 
+import { api } from '../api.js';
 import { announce, h } from '../dom.js';
-import { money, seconds } from '../format.js';
+import { languageName, languageTag, money, seconds } from '../format.js';
 
 function downloadName(job) {
   const slug = job.adBasics.product.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
   return `${slug || 'adpipe'}-ad.mp4`;
+}
+
+/** The language the job's voice speaks (from GET /voices), or '' when it cannot be said. */
+async function voiceLanguage(job, signal) {
+  const voiceover = job.creative.voiceover;
+  if (!voiceover?.enabled || !voiceover.voice) return '';
+  try {
+    const { items } = await api.voices(signal);
+    return items.find((v) => v.name === voiceover.voice)?.language || '';
+  } catch (error) {
+    if (error.name === 'AbortError' || error.status === 401) throw error;
+    return ''; // the subtitles still show, only without their language
+  }
+}
+
+/**
+ * A <track kind="subtitles"> of the WebVTT sidecar, on by default (`default` shows captions as
+ * the video plays), labelled and tagged with the language of the voice that speaks them.
+ */
+function addSubtitles(video, job, ctx, note) {
+  Promise.all([ctx.scope.blobs.url(job.subtitlesUrls.vtt), voiceLanguage(job, ctx.scope.signal)]).then(
+    ([url, language]) => {
+      const tag = language && languageTag(language);
+      const name = language && languageName(language);
+      const track = h('track', { kind: 'subtitles', src: url, default: true, srclang: tag || undefined, label: name ? `Subtitles (${name})` : 'Subtitles' });
+      video.append(track);
+      // `default` is only honoured for tracks present when the video loads; this one may
+      // arrive later, so it is switched on as `default` would have.
+      track.track.mode = 'showing';
+    },
+    (error) => {
+      if (error.name === 'AbortError' || error.status === 401) return;
+      note.after(h('p', { class: 'field-error', text: `The subtitles could not be loaded: ${error.message}` }));
+    },
+  );
 }
 
 export function readyView(job, ctx) {
@@ -26,6 +63,8 @@ export function readyView(job, ctx) {
       if (error.name !== 'AbortError') note.textContent = `The video could not be loaded: ${error.message}`;
     },
   );
+
+  if (job.subtitlesUrls?.vtt) addSubtitles(video, job, ctx, note);
 
   download.addEventListener('click', () => {
     if (!url) return;

@@ -1,6 +1,6 @@
 // One scene of the storyboard: "Scene N (Ds)", its preview, description and script, with
-// "Regenerate" and an inline editor saved with PUT. What a card shows is the list SCENE_PARTS;
-// the scene's narration player (once the voiceover lands) is one more part.
+// "Regenerate" and an inline editor saved with PUT. What a card shows is the list SCENE_PARTS,
+// among them the scene's narration: a player once it is spoken, else why there is none yet.
 
 import { api } from '../api.js';
 import { field, h } from '../dom.js';
@@ -24,7 +24,49 @@ function sceneShot(scene) {
   return h('p', { class: 'hint', text: `Shot: ${scene.shotType} · Transition: ${scene.transition}` });
 }
 
-const SCENE_PARTS = [sceneDescription, sceneScript, sceneShot];
+/**
+ * The scene's narration (its `voiceover` block): an <audio> player once it is ready, fetched
+ * with the key and played from a blob: URL; "Narration pending…" while the voice service
+ * speaks it; the error when it failed. A new narration (after an edit or a regeneration) has
+ * other timings, so the block itself is the blob's version: the card fetches the new audio.
+ */
+function sceneNarration(scene, job, ctx) {
+  const n = scene.sceneNumber;
+  const voiceover = scene.voiceover;
+  const part = (...children) => h('div', { class: 'scene-part narration' }, h('p', { class: 'part-label', text: 'Narration' }), children);
+  if (!voiceover || voiceover.status === 'none') {
+    if (!job.creative.voiceover?.enabled) return null;
+    return part(h('p', { class: 'hint', text: 'No narration: the script says nothing.' }));
+  }
+  if (voiceover.status === 'pending') {
+    return part(h('p', { class: 'busy-note narration-pending', text: 'Narration pending…' }));
+  }
+  if (voiceover.status === 'failed') {
+    return part(
+      h('p', { class: 'field-error narration-error', text: `The narration failed: ${voiceover.error?.message || 'no reason given'}` }),
+      h('p', { class: 'hint', text: 'Edit or regenerate the scene to try again.' }));
+  }
+  const audio = h('audio', { controls: true, preload: 'metadata', 'aria-label': `Narration of scene ${n}` });
+  const problem = h('p', { class: 'field-error', hidden: true });
+  ctx.scope.blobs.url(voiceover.url, JSON.stringify(voiceover)).then(
+    (url) => {
+      audio.src = url;
+    },
+    (error) => {
+      if (error.name === 'AbortError') return;
+      problem.textContent = `The narration could not be loaded: ${error.message}`;
+      problem.hidden = false;
+    },
+  );
+  const speed = voiceover.speed && voiceover.speed !== 1 ? ` at ${voiceover.speed}×` : '';
+  return part(
+    audio,
+    problem,
+    h('p', { class: 'hint', text: `${seconds(voiceover.durationSeconds)} spoken by ${voiceover.voice}${speed}` }),
+    voiceover.note ? h('p', { class: 'narration-note', text: voiceover.note }) : null);
+}
+
+const SCENE_PARTS = [sceneDescription, sceneScript, sceneNarration, sceneShot];
 
 /**
  * A card for `scene`. `busy` says a regeneration of it runs (the card says so and its buttons

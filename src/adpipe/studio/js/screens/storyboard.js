@@ -21,6 +21,9 @@ export function reviewView(initial, ctx) {
   const cards = new Map(); // sceneNumber -> {key, element}
   const list = h('ol', { class: 'scenes', 'aria-label': 'Scenes' });
   const summary = h('p', { class: 'lead' });
+  // What fitting the narration changed, e.g. a scene lengthened so that its script is heard.
+  const adjustments = h('ul');
+  const fitted = h('div', { class: 'notice adjustments', hidden: true }, h('p', { text: 'Fitted to the narration:' }), adjustments);
   const working = h('p', { class: 'notice busy-note', role: 'status', hidden: true });
   const failure = h('div', { class: 'notice error', role: 'alert', hidden: true });
   const conflict = h('div', { class: 'notice error', role: 'alert', hidden: true });
@@ -90,6 +93,11 @@ export function reviewView(initial, ctx) {
       ? `The last regeneration could not be made, so the storyboard is unchanged: ${job.regenerationError.message}`
       : '';
     failure.hidden = !job.regenerationError;
+    const notes = job.adjustments || [];
+    if (JSON.stringify(notes) !== JSON.stringify([...adjustments.children].map((li) => li.textContent))) {
+      adjustments.replaceChildren(...notes.map((note) => h('li', { text: note })));
+    }
+    fitted.hidden = notes.length === 0;
     for (const button of [regenerateAll, reject, approve]) button.disabled = locked;
 
     const focused = list.contains(document.activeElement) ? document.activeElement : null;
@@ -127,6 +135,7 @@ export function reviewView(initial, ctx) {
   const element = h('section', { class: 'screen-body' },
     h('h1', { text: `Storyboard Review - ${job.adBasics.product} Ad` }),
     summary,
+    fitted,
     working,
     failure,
     conflict,
