@@ -36,12 +36,11 @@ from adpipe.worker import Delivery, Permanent, ServiceRunner, service_spec
 
 from .engine import (
     RenderAsset,
-    RenderCancelled,
     RenderFailed,
     RenderNarration,
     RenderSpec,
-    render,
 )
+from .sandboxed import render_in_child, render_limits
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -152,22 +151,28 @@ class Renderer:
         out = folder / "video.mp4"
         progress = Progress()
         started = time.monotonic()
+        # In a child process, not a thread: a cancelled job or a handler past its deadline kills
+        # the render at once, and a crash in FFmpeg or x264 is the child's alone (`Crashed`,
+        # counted against max_crashes) instead of taking the service and its other work down.
         work = asyncio.create_task(
-            asyncio.to_thread(
-                render,
+            render_in_child(
                 spec,
                 assets,
                 out,
+                limits=render_limits(self.core.settings),
                 on_progress=progress.update,
-                is_cancelled=lambda: progress.cancelled,
             )
         )
         watcher = asyncio.create_task(self.watch(state, progress, work, started, meta))
         try:
             result = await work
-        except RenderCancelled:
-            log.info("render of job %s stopped: the job was cancelled", state.job_id)
-            return
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if progress.cancelled and not (current is not None and current.cancelling()):
+                log.info("render of job %s stopped: the job was cancelled", state.job_id)
+                return
+            work.cancel()  # the handler itself is stopped (deadline, shutdown): kill the child
+            raise
         except RenderFailed as exc:
             raise Permanent(f"rendering failed: {exc.detail}", code="render_failed") from exc
         finally:
@@ -214,6 +219,7 @@ class Renderer:
             await asyncio.sleep(CANCEL_POLL_SECONDS)
             if await self.cancelled(state):
                 progress.cancelled = True
+                work.cancel()  # kills the render's child process
                 return
             if not progress.total:
                 continue
