@@ -21,6 +21,7 @@ from adpipe.context import Core, open_core
 from adpipe.projections import ALL_PROJECTIONS
 from adpipe.projector import Projector
 from adpipe.settings import load_settings
+from adpipe.tasks import cancel_and_wait
 
 from .fakes import FakeServices, running
 
@@ -99,9 +100,7 @@ async def projector(core: Core) -> AsyncIterator[Projector]:
     )
     task = asyncio.create_task(projector.run(), name="projector")
     yield projector
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)  # repeats the cancel: one can be swallowed (see adpipe.tasks)
 
 
 @pytest.fixture
@@ -119,6 +118,8 @@ async def serving(core: Core, **app_options: Any) -> AsyncIterator[str]:
         lifespan="on",
         log_config=None,
         access_log=False,
+        # As in production: a connection left open must not hold the shutdown forever.
+        timeout_graceful_shutdown=5,
     )
     server = ApiServer(config)
     task = asyncio.create_task(server.serve())

@@ -41,6 +41,7 @@ from adpipe.events.narration import WordTiming
 from adpipe.events.scene import Scene
 from adpipe.jobs import execute, load_job
 from adpipe.storage.subscription import follow
+from adpipe.tasks import cancel_and_wait
 
 FAKE_MP4 = bytes(range(256)) * 40  # 10 240 bytes: enough for range requests
 # The fake narrator "speaks" each word as a tone this long, after a lead, at 16 kHz.
@@ -254,6 +255,4 @@ async def running(fakes: FakeServices) -> AsyncIterator[FakeServices]:
     try:
         yield fakes
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)  # repeats the cancel: one can be swallowed (adpipe.tasks)

@@ -4,7 +4,6 @@ every other write answering: nobody's requests freeze behind it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from adpipe.events.party import ClientCreated
 from adpipe.projections import ALL_PROJECTIONS
 from adpipe.projections.clients import ClientsProjection
 from adpipe.projector import Projector
+from adpipe.tasks import cancel_and_wait
 
 from .conftest import Client
 
@@ -36,9 +36,7 @@ async def projector(core: Core) -> AsyncIterator[Projector]:
     projector = Projector(core.store, core.pool, projections, waker=core.waker, poll_seconds=0.2)
     task = asyncio.create_task(projector.run(), name="projector")
     yield projector
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)  # repeats the cancel: one can be swallowed (see adpipe.tasks)
 
 
 async def test_a_read_model_that_cannot_fold_an_event_is_degraded_not_frozen(
