@@ -61,6 +61,7 @@ def limits_from(settings: Settings) -> DownloadLimits:
         max_redirects=settings.download_max_redirects,
         max_bytes=dict(settings.download_max_bytes),
         retries=settings.download_retries,
+        max_retry_after=settings.download_max_retry_after_seconds,
     )
 
 

@@ -133,6 +133,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     download_retries: int = 3
     # Downloads of one job run concurrently, this many at a time.
     download_concurrency: int = 4
+    # A remote server's Retry-After is honoured up to this many seconds, never past it: a host
+    # answering `Retry-After: 100000` must not park a user's job for a day. Longer answers are
+    # cut to this (the retries that follow still end the job if the host never recovers).
+    download_max_retry_after_seconds: float = 60.0
 
     # User media (uploads and downloads) is probed and previewed in a child process (see
     # adpipe.media) within these limits; a file past one is refused saying which.
@@ -375,6 +379,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
 # Limits an operator tunes per deployment, read as ADPIPE_<NAME> (ADPIPE_MEDIA_MEMORY_BYTES=…).
 _ENV_LIMITS = (
     "max_crashes",
+    "download_max_retry_after_seconds",
     "default_handler_deadline_seconds",
     "render_memory_bytes",
     "media_memory_bytes",
