@@ -243,7 +243,8 @@ async def test_a_body_that_goes_on_after_its_closing_boundary_is_cut_off_unread(
     writer.write(
         f"POST {ASSETS} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {alice.key}\r\n"
         # Chunked: a Content-Length past the upload limit would be refused before any reading.
-        f"Content-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        "Content-Type: multipart/form-data; boundary=b\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n".encode()
     )
     sent = 0
     answered = asyncio.Event()
