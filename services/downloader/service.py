@@ -21,6 +21,7 @@ from adpipe.errors import InvalidTransition, StreamVersionConflict
 from adpipe.events.asset import AssetFailed, AssetRegistered, AssetStored
 from adpipe.events.catalogue import Envelope, Metadata, stream_id
 from adpipe.events.job import AssetDownloaded, JobAssetRef, JobCreated
+from adpipe.fairness import FairShares
 from adpipe.jobs import execute, load_job
 from adpipe.media import DecoderCrashed, MediaInspector
 from adpipe.pricing import storage_cost
@@ -61,6 +62,7 @@ def limits_from(settings: Settings) -> DownloadLimits:
         max_redirects=settings.download_max_redirects,
         max_bytes=dict(settings.download_max_bytes),
         retries=settings.download_retries,
+        max_retry_after=settings.download_max_retry_after_seconds,
     )
 
 
@@ -85,14 +87,25 @@ class Downloader:
         self.limits = limits_from(core.settings)
         self.inspector = inspector or MediaInspector.from_settings(core.settings)
         self.scratch = Path(tempfile.gettempdir())
+        # Per-user caps rather than round-robin claiming: JetStream hands messages out in order
+        # and a download holds its slot for as long as the remote drips (up to 600 s), so fair
+        # order alone would still let one user fill every slot. A cap below the runner's
+        # concurrency keeps a slot free for other users; excess messages are deferred.
+        settings = core.settings
+        self.shares = FairShares(
+            FairShares.cap_for(settings.download_jobs_per_user, settings.service_concurrency),
+            settings.fair_share_retry_seconds,
+        )
 
     async def handle(self, delivery: Delivery) -> None:
         event = delivery.envelope.data
         meta = delivery.caused_metadata(NAME)
         if isinstance(event, JobCreated):
-            await self.download_job(event.job_id, meta)
+            with self.shares.share(event.user_id):
+                await self.download_job(event.job_id, meta)
         elif isinstance(event, AssetRegistered) and event.source_url and event.job_id is None:
-            await self.download_standalone(event, meta)
+            with self.shares.share(event.user_id):
+                await self.download_standalone(event, meta)
 
     async def download_job(self, job_id: str, meta: Metadata) -> None:
         state = await load_job(self.core.store, job_id)

@@ -110,7 +110,9 @@ class Sender:
     async def _claim(self, limit: int) -> list[outbox.Claimed]:
         try:
             async with self.pool.connection() as conn, conn.transaction():
-                return await outbox.claim(conn, limit, self.config.lease_seconds)
+                return await outbox.claim(
+                    conn, limit, self.config.lease_seconds, self.config.concurrency_per_user
+                )
         except Exception as exc:  # the database is down: keep trying, nothing is lost
             log.warning("could not claim webhook deliveries (%s)", exc)
             return []

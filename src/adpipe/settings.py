@@ -133,6 +133,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     download_retries: int = 3
     # Downloads of one job run concurrently, this many at a time.
     download_concurrency: int = 4
+    # Jobs (or URL assets) of one user the downloader works on at once, per process; always
+    # below service_concurrency, so a user whose URLs drip a byte every 20 s (each download may
+    # take up to 600 s) or who queues many jobs leaves the other slots to other users. Messages
+    # past the share are handed back for fair_share_retry_seconds, without spending a retry.
+    download_jobs_per_user: int = 2
+    # How soon a message deferred for its user's share comes back: short enough that a freed
+    # share is used within seconds, long enough that waiting messages do not spin.
+    fair_share_retry_seconds: float = 2.0
+    # A remote server's Retry-After is honoured up to this many seconds, never past it: a host
+    # answering `Retry-After: 100000` must not park a user's job for a day. Longer answers are
+    # cut to this (the retries that follow still end the job if the host never recovers).
+    download_max_retry_after_seconds: float = 60.0
 
     # User media (uploads and downloads) is probed and previewed in a child process (see
     # adpipe.media) within these limits; a file past one is refused saying which.
@@ -375,6 +387,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
 # Limits an operator tunes per deployment, read as ADPIPE_<NAME> (ADPIPE_MEDIA_MEMORY_BYTES=…).
 _ENV_LIMITS = (
     "max_crashes",
+    "download_jobs_per_user",
+    "fair_share_retry_seconds",
+    "download_max_retry_after_seconds",
     "default_handler_deadline_seconds",
     "render_memory_bytes",
     "media_memory_bytes",

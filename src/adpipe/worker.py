@@ -46,6 +46,16 @@ class Retry(AdpipeError):
         self.delay = delay
 
 
+class Deferred(AdpipeError):
+    """The work cannot start now for a reason that is not its own (its user's fair share of the
+    service is in use): the message goes back for `delay` seconds, and this delivery is not an
+    attempt — with a journal, it counts neither towards max_deliver nor as a crash."""
+
+    def __init__(self, detail: str, delay: float) -> None:
+        super().__init__(detail)
+        self.delay = delay
+
+
 class QuietSubscription(AdpipeError):
     """Fetches keep coming back empty although the consumer has messages to deliver."""
 
@@ -294,23 +304,26 @@ class ServiceRunner:
                 log.error("%s: undecodable message dropped: %s", spec.name, exc)
                 await msg.term()
                 return
-            attempt = msg.metadata.num_delivered or 1
+            # JetStream's count of this message's deliveries: the journal's key for this one.
+            delivered = msg.metadata.num_delivered or 1
+            try:
+                begun = await self.attempts.begin(envelope.id, delivered)
+            except Exception as exc:  # Postgres is down: the handler could not work either
+                log.warning("%s: cannot note the attempt (%s); retrying later", spec.name, exc)
+                await msg.nak(delay=spec.backoff[0])
+                return
+            # Deliveries handed back unstarted (Deferred) were no attempts.
+            attempt = delivered - begun.deferred
             if attempt > spec.max_deliver:
                 # Earlier deliveries died with their process: stop trying, say why.
                 reason = f"gave up after {spec.max_deliver} attempts that never finished"
                 await self._give_up(msg, envelope, reason)
                 return
-            try:
-                crashes = await self.attempts.begin(envelope.id, attempt)
-            except Exception as exc:  # Postgres is down: the handler could not work either
-                log.warning("%s: cannot note the attempt (%s); retrying later", spec.name, exc)
-                await msg.nak(delay=spec.backoff[0])
-                return
-            if len(crashes) >= spec.max_crashes:
-                reason = crash_reason(spec.name, envelope, crashes)
+            if len(begun.crashes) >= spec.max_crashes:
+                reason = crash_reason(spec.name, envelope, begun.crashes)
                 await self._give_up(msg, envelope, reason, code="crashed")
                 return
-            await self._attempt(msg, envelope, attempt, crashes)
+            await self._attempt(msg, envelope, attempt, begun.crashes, delivered)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await msg.nak()  # hand it to another instance straight away
@@ -319,16 +332,24 @@ class ServiceRunner:
             log.exception("%s: could not settle a message; it will be redelivered", spec.name)
 
     async def _attempt(
-        self, msg: Msg, envelope: Envelope, attempt: int, crashes: list[CrashedAttempt]
+        self,
+        msg: Msg,
+        envelope: Envelope,
+        attempt: int,
+        crashes: list[CrashedAttempt],
+        delivered: int,
     ) -> None:
-        """Runs the handler once, under the deadline, and settles the message by its outcome."""
+        """Runs the handler once, under the deadline, and settles the message by its outcome.
+
+        `attempt` counts the tries that were real (retries, crashes); `delivered` is JetStream's
+        delivery number, the journal's key for this one."""
         spec = self.spec
         delivery = Delivery(
             envelope=envelope,
             attempt=attempt,
             msg=msg,
             ack_wait=spec.ack_wait,
-            on_beat=self.attempts.beat(envelope.id, attempt),
+            on_beat=self.attempts.beat(envelope.id, delivered),
         )
         deadline = asyncio.timeout(spec.deadline)
         try:
@@ -337,8 +358,13 @@ class ServiceRunner:
                     await observed_handle(spec.name, spec.handle, delivery)
         except asyncio.CancelledError:
             # Stopped from outside (shutdown), not crashed: this attempt must not count.
-            await self.attempts.settle(envelope.id, attempt)
+            await self.attempts.settle(envelope.id, delivered)
             raise
+        except Deferred as exc:
+            await self.attempts.defer(envelope.id, delivered)
+            log.info("%s: %s deferred %.1fs: %s", spec.name, envelope.type, exc.delay, exc.detail)
+            await msg.nak(delay=exc.delay)
+            return
         except InvalidTransition as exc:
             # The job moved on (cancelled, already done): nothing left to do for this event.
             log.info("%s: %s skipped: %s", spec.name, envelope.type, exc.detail)
@@ -346,8 +372,8 @@ class ServiceRunner:
             await self._give_up(msg, envelope, exc.detail, code=exc.code)
             return
         except Crashed as exc:
-            await self.attempts.crashed(envelope.id, attempt, exc.detail)
-            this = CrashedAttempt(delivery=attempt, reason=exc.detail)
+            await self.attempts.crashed(envelope.id, delivered, exc.detail)
+            this = CrashedAttempt(delivery=delivered, reason=exc.detail)
             if len(crashes) + 1 >= spec.max_crashes or attempt >= spec.max_deliver:
                 reason = crash_reason(spec.name, envelope, [*crashes, this])
                 await self._give_up(msg, envelope, reason, code="crashed")
@@ -361,7 +387,7 @@ class ServiceRunner:
                 detail = exc.detail
             else:
                 detail = f"{type(exc).__name__}: {exc}"
-            await self.attempts.settle(envelope.id, attempt)
+            await self.attempts.settle(envelope.id, delivered)
             if attempt >= spec.max_deliver:
                 await self._give_up(msg, envelope, f"gave up after {attempt} attempts: {detail}")
                 return

@@ -27,12 +27,13 @@ async def create_job(
     duration: float = 30.0,
     resolution: Literal["720p", "1080p"] = "1080p",
     voiceover: Voiceover | None = None,
+    user_id: str = "u1",
 ) -> str:
     job_id = str(uuid.uuid4())
     for ref in refs:
         registered = AssetRegistered(
             asset_id=ref.asset_id,
-            user_id="u1",
+            user_id=user_id,
             name=ref.name,
             asset_type=ref.type,
             source_url=ref.url,
@@ -41,7 +42,7 @@ async def create_job(
         await stack.core.store.append(stream_id("asset", ref.asset_id), [registered], 0)
     command = CreateJob(
         job_id=job_id,
-        user_id="u1",
+        user_id=user_id,
         context=JobContext(client_id="c1"),
         ad_basics=AdBasics(
             product="Smart Watch",
@@ -57,7 +58,7 @@ async def create_job(
             voiceover=voiceover,
         ),
     )
-    await execute(stack.core.store, job_id, command, Metadata(actor="user:u1"))
+    await execute(stack.core.store, job_id, command, Metadata(actor=f"user:{user_id}"))
     return job_id
 
 

@@ -87,6 +87,10 @@ async def _fetch_with_retries(
             if not exc.transient:
                 raise
             too_long = exc.retry_after is not None and exc.retry_after > limits.max_retry_after
+            if too_long:
+                # The remote's wish is honoured only up to the cap: the caller defers the message
+                # by at most max_retry_after, so a hostile `Retry-After: 100000` cannot park a job.
+                exc.retry_after = limits.max_retry_after
             if too_long or attempt == attempts - 1:
                 if attempt > 0:
                     exc.detail = f"{exc.detail} (gave up after {attempt + 1} attempts)"

@@ -32,7 +32,8 @@ class DownloadLimits(msgspec.Struct, frozen=True, kw_only=True):
     # Back-off before retry n is about retry_base_delay * 2**n (with jitter).
     retry_base_delay: float = 1.0
     # A Retry-After longer than this is not waited out here: the error goes back (transient, with
-    # retry_after set) so the service can defer the message instead of holding a worker.
+    # retry_after cut to this) so the service defers the message by at most this, instead of
+    # holding a worker or obeying a remote that asks for a day (settings.download_max_retry_after).
     max_retry_after: float = 60.0
     # Body read size: bounded memory per download, few enough syscalls for a 1 GB video.
     chunk_size: int = 256 * 1024

@@ -37,12 +37,21 @@ class CrashedAttempt(msgspec.Struct, frozen=True, kw_only=True):
         return f"attempt {self.delivery} died mid-work in process {self.instance}"
 
 
+class Begun(msgspec.Struct, frozen=True, kw_only=True):
+    """What the journal knows of an event's earlier deliveries when a new one begins."""
+
+    crashes: list[CrashedAttempt] = []
+    # Earlier deliveries handed back unstarted (fair share in use): not attempts.
+    deferred: int = 0
+
+
 class AttemptJournal(Protocol):
     async def begin(
         self, service: str, event_id: str, delivery: int, *, silent_after: float
-    ) -> list[CrashedAttempt]:
-        """Notes that `delivery` starts now; answers the earlier deliveries that crashed: those
-        marked so, and those unsettled without a heartbeat for `silent_after` seconds."""
+    ) -> Begun:
+        """Notes that `delivery` starts now; answers the earlier deliveries that crashed (those
+        marked so, and those unsettled without a heartbeat for `silent_after` seconds) and how
+        many were deferred."""
         ...
 
     async def beat(self, service: str, event_id: str, delivery: int) -> None:
@@ -55,6 +64,10 @@ class AttemptJournal(Protocol):
 
     async def settle(self, service: str, event_id: str, delivery: int) -> None:
         """The attempt ended without crashing (it will be retried): it does not count."""
+        ...
+
+    async def defer(self, service: str, event_id: str, delivery: int) -> None:
+        """The delivery was handed back unstarted: it is no attempt and no crash."""
         ...
 
     async def forget(self, service: str, event_id: str) -> None:
@@ -73,26 +86,33 @@ class PostgresAttemptJournal:
 
     async def begin(
         self, service: str, event_id: str, delivery: int, *, silent_after: float
-    ) -> list[CrashedAttempt]:
+    ) -> Begun:
         async with self.pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO service_attempts (service, event_id, delivery, instance)"
                 " VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (service, event_id, delivery) DO UPDATE SET"
-                " instance = excluded.instance, started_at = now(), beat_at = now(), crash = NULL",
+                " instance = excluded.instance, started_at = now(), beat_at = now(), crash = NULL,"
+                " deferred = false",
                 [service, event_id, delivery, self.instance],
             )
             cur = await conn.execute(
-                "SELECT delivery, instance, started_at, crash FROM service_attempts"
+                "SELECT delivery, instance, started_at, crash, deferred FROM service_attempts"
                 " WHERE service = %s AND event_id = %s AND delivery <> %s"
-                " AND (crash IS NOT NULL OR beat_at < now() - make_interval(secs => %s))"
+                " AND (deferred OR crash IS NOT NULL"
+                "      OR beat_at < now() - make_interval(secs => %s))"
                 " ORDER BY delivery",
                 [service, event_id, delivery, silent_after],
             )
             rows = await cur.fetchall()
-        return [
-            CrashedAttempt(delivery=r[0], instance=r[1], started_at=r[2], reason=r[3]) for r in rows
-        ]
+        return Begun(
+            crashes=[
+                CrashedAttempt(delivery=r[0], instance=r[1], started_at=r[2], reason=r[3])
+                for r in rows
+                if not r[4]
+            ],
+            deferred=sum(1 for r in rows if r[4]),
+        )
 
     async def beat(self, service: str, event_id: str, delivery: int) -> None:
         await self._run(
@@ -111,6 +131,13 @@ class PostgresAttemptJournal:
     async def settle(self, service: str, event_id: str, delivery: int) -> None:
         await self._run(
             "DELETE FROM service_attempts WHERE service = %s AND event_id = %s AND delivery = %s",
+            [service, event_id, delivery],
+        )
+
+    async def defer(self, service: str, event_id: str, delivery: int) -> None:
+        await self._run(
+            "UPDATE service_attempts SET deferred = true"
+            " WHERE service = %s AND event_id = %s AND delivery = %s",
             [service, event_id, delivery],
         )
 
@@ -140,9 +167,9 @@ class Attempts:
         # ack_wait after the last beat. Half of it tells the two apart with margin both ways.
         self.silent_after = ack_wait / 2
 
-    async def begin(self, event_id: str, delivery: int) -> list[CrashedAttempt]:
+    async def begin(self, event_id: str, delivery: int) -> Begun:
         if self.journal is None:
-            return []
+            return Begun()
         return await self.journal.begin(
             self.service, event_id, delivery, silent_after=self.silent_after
         )
@@ -160,6 +187,10 @@ class Attempts:
     async def settle(self, event_id: str, delivery: int) -> None:
         if self.journal is not None:
             await self._safely(self.journal.settle(self.service, event_id, delivery))
+
+    async def defer(self, event_id: str, delivery: int) -> None:
+        if self.journal is not None:
+            await self._safely(self.journal.defer(self.service, event_id, delivery))
 
     async def crashed(self, event_id: str, delivery: int, reason: str) -> None:
         if self.journal is not None:

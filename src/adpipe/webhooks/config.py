@@ -29,6 +29,11 @@ class WebhookConfig(msgspec.Struct, frozen=True, kw_only=True):
     connect_timeout_seconds: float = 5.0
     # Deliveries in flight per sender process (one per endpoint and ordering key at most).
     concurrency: int = 16
+    # Deliveries in flight for one user across all senders, claimed round-robin between users:
+    # an endpoint that hangs for the whole timeout holds at most this many of the 16 slots, so
+    # other users' deliveries still go out (a per-user cap, not just fair order, because a slow
+    # receiver holds its slot for the whole timeout whatever order it was claimed in).
+    concurrency_per_user: int = 4
     # How long a claimed delivery stays reserved to its sender; past it another sender retries.
     lease_seconds: float = 60.0
     # Fallback poll of the outbox; new messages wake the sender through NOTIFY anyway.
@@ -67,5 +72,7 @@ def load_webhook_config(env: Mapping[str, str] | None = None, **overrides: objec
             values[field] = float(env[name])
     if "ADPIPE_WEBHOOK_CONCURRENCY" in env:
         values["concurrency"] = int(env["ADPIPE_WEBHOOK_CONCURRENCY"])
+    if "ADPIPE_WEBHOOK_CONCURRENCY_PER_USER" in env:
+        values["concurrency_per_user"] = int(env["ADPIPE_WEBHOOK_CONCURRENCY_PER_USER"])
     values.update(overrides)
     return msgspec.convert(values, WebhookConfig)

@@ -101,12 +101,20 @@ async def close_pending(
     )
 
 
-async def claim(conn: AsyncConnection[Any], limit: int, lease_seconds: float) -> list[Claimed]:
-    """Reserves up to `limit` due queue heads of enabled subscriptions for this sender."""
+async def claim(
+    conn: AsyncConnection[Any], limit: int, lease_seconds: float, per_user: int | None = None
+) -> list[Claimed]:
+    """Reserves up to `limit` due queue heads of enabled subscriptions for this sender.
+
+    Fair between users: due heads are taken round-robin — every user's first, then every user's
+    second, … — and a user never has more than `per_user` deliveries in flight across all
+    senders (live leases count), so one user's hanging endpoint or flood of events holds at most
+    that many slots while other users' deliveries go out. None: no cap (round-robin still).
+    """
     cur = await conn.execute(
         """
         WITH due AS (
-            SELECT m.id FROM webhook_messages m
+            SELECT m.id, r.user_id, m.next_attempt_at, m.position FROM webhook_messages m
             JOIN webhook_routes r ON r.webhook_id = m.webhook_id AND r.enabled AND NOT r.deleted
             WHERE m.status = 'pending' AND m.next_attempt_at <= now()
               AND (m.locked_until IS NULL OR m.locked_until < now())
@@ -114,17 +122,39 @@ async def claim(conn: AsyncConnection[Any], limit: int, lease_seconds: float) ->
                   SELECT 1 FROM webhook_messages e
                   WHERE e.webhook_id = m.webhook_id AND e.ordering_key = m.ordering_key
                     AND e.status = 'pending' AND e.position < m.position)
-            ORDER BY m.next_attempt_at, m.position
-            LIMIT %s
+        ),
+        in_flight AS (
+            SELECT r.user_id, count(*) AS n FROM webhook_messages m
+            JOIN webhook_routes r ON r.webhook_id = m.webhook_id
+            WHERE m.status = 'pending' AND m.locked_until >= now()
+            GROUP BY r.user_id
+        ),
+        -- A user's k-th due head gets turn k after the deliveries it already has in flight.
+        -- (Ranked here, locked below: FOR UPDATE cannot share a level with a window function.)
+        ranked AS (
+            SELECT due.id, due.next_attempt_at, due.position,
+                   coalesce(f.n, 0) + row_number() OVER (
+                       PARTITION BY due.user_id ORDER BY due.next_attempt_at, due.position
+                   ) AS turn
+            FROM due LEFT JOIN in_flight f ON f.user_id = due.user_id
+        ),
+        picked AS (
+            SELECT m.id FROM webhook_messages m JOIN ranked ON ranked.id = m.id
+            WHERE (%(per_user)s::int IS NULL OR ranked.turn <= %(per_user)s::int)
+              -- re-checked on the locked row: another sender may have claimed it meanwhile
+              AND m.status = 'pending' AND (m.locked_until IS NULL OR m.locked_until < now())
+            ORDER BY ranked.turn, ranked.next_attempt_at, ranked.position
+            LIMIT %(limit)s
             FOR UPDATE OF m SKIP LOCKED
         )
-        UPDATE webhook_messages m SET locked_until = now() + make_interval(secs => %s)
-        FROM due, webhook_routes r
-        WHERE m.id = due.id AND r.webhook_id = m.webhook_id
+        UPDATE webhook_messages m
+        SET locked_until = now() + make_interval(secs => %(lease)s::float8)
+        FROM picked, webhook_routes r
+        WHERE m.id = picked.id AND r.webhook_id = m.webhook_id
         RETURNING m.id, m.webhook_id, m.event_id, m.event_type, m.body, m.attempts,
                   m.schedule_step, r.url
         """,
-        [limit, lease_seconds],
+        {"limit": limit, "lease": lease_seconds, "per_user": per_user},
     )
     return [
         Claimed(

@@ -10,17 +10,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import msgspec
 import pytest
 from aiohttp import web
 
 from adpipe.events.asset import AssetFailed, AssetRegistered
-from adpipe.events.catalogue import stream_id
+from adpipe.events.catalogue import Metadata, stream_id
 from adpipe.media import MediaInspector, MediaLimits
 from adpipe.sandbox import ChildLimits, FunctionRef
 from adpipe.services.downloader.engine import UrlGuard, make_session
 from adpipe.services.downloader.service import NAME, Downloader, fail_when_exhausted, limits_from
 from adpipe.settings import Settings, load_settings
-from adpipe.worker import ServiceRunner, service_spec
+from adpipe.worker import Retry, ServiceRunner, service_spec
 from testkit.core import eventually
 from testkit.jobs import create_job, url_asset, wait_for_status
 from testkit.stack import RunningStack, running_stack
@@ -161,3 +162,42 @@ async def test_a_file_that_crashes_the_decoder_fails_the_job_after_two_crashes(
         f" attempt 1: {crash}; attempt 2: {crash}"
     )
     assert remote.hits["/clip.mp4"] == 2, "settings.max_deliver is 5; the crash bound is 2"
+
+
+async def test_a_huge_retry_after_defers_the_next_attempt_by_at_most_the_cap(
+    settings: Settings,
+) -> None:
+    hits: list[str] = []
+
+    async def unavailable(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(status=503, headers={"Retry-After": "100000"})
+
+    app = web.Application()
+    app.router.add_get("/{name}", unavailable)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    capped = msgspec.structs.replace(settings, download_max_retry_after_seconds=7.0)
+    try:
+        async with running_stack(capped, relay=False, projector=False) as stack:
+            guard = UrlGuard(allow_private=True)
+            async with make_session(guard, limits_from(capped)) as session:
+                downloader = Downloader(stack.core, session, guard)
+                registered = AssetRegistered(
+                    asset_id=str(uuid.uuid4()),
+                    user_id="u1",
+                    name="busy.png",
+                    asset_type="image",
+                    source_url=f"http://127.0.0.1:{port}/busy.png",
+                )
+                with pytest.raises(Retry) as caught:
+                    await downloader.download_standalone(registered, Metadata())
+    finally:
+        await runner.cleanup()
+    assert hits == ["/busy.png"]  # not waited out in place either
+    # The message is naked with this delay (ServiceRunner._retry): the remote's 100000 s is cut.
+    assert caught.value.delay == 7.0
+    assert "503" in caught.value.detail
