@@ -22,6 +22,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/eventstore.py
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/cluster.py
 
