@@ -38,6 +38,7 @@ test: install browser
 
 bench: install
 	$(BIN)/python bench/eventstore.py
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/voice.py

@@ -16,6 +16,7 @@ append and on verify.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -31,9 +32,14 @@ PLAIN: Final = "s1:"  # SHA-256 only: no key was configured when it was written
 # link in the stream only (see `legacy_link`). They verify as before and are reported as unkeyed.
 
 
+# What json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds on
+# every call, built once.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical_json(value: Any) -> str:
     """Key-sorted compact JSON: the same bytes before and after a JSONB round trip."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _canonical(value)
 
 
 def _body(
@@ -42,21 +48,31 @@ def _body(
     stream: str,
     version: int,
     event_type: str,
-    data_text: str,
-    metadata_text: str,
+    data_canonical: str,
+    metadata_canonical: str,
     recorded_at: datetime,
 ) -> str:
-    return canonical_json(
-        {
-            "id": event_id,
-            "stream": stream,
-            "version": version,
-            "type": event_type,
-            "data": json.loads(data_text),
-            "metadata": json.loads(metadata_text),
-            "recordedAt": recorded_at.astimezone(UTC).isoformat(),
-        }
+    # Exactly `canonical_json` of {"data", "id", "metadata", "recordedAt", "stream", "type",
+    # "version"} — JSON composes, so the keys (already in sorted order) are joined by hand —
+    # which lets the data and metadata be canonicalised ahead of time (and metadata once for a
+    # run of events sharing it).
+    return (
+        f'{{"data":{data_canonical},"id":{_canonical(event_id)},'
+        f'"metadata":{metadata_canonical},'
+        f'"recordedAt":{_canonical(recorded_at.astimezone(UTC).isoformat())},'
+        f'"stream":{_canonical(stream)},"type":{_canonical(event_type)},'
+        f'"version":{_canonical(version)}}}'
     )
+
+
+def canonical_stored(text: str) -> str:
+    """The canonical form of a stored jsonb text (`data::text`), as links hash it."""
+    return _canonical(json.loads(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_metadata(text: str) -> str:
+    return _canonical(json.loads(text))
 
 
 def link(
@@ -73,13 +89,41 @@ def link(
     recorded_at: datetime,
 ) -> str:
     """One event's link; `*_text` are the stored jsonb texts (`data::text`), not our own JSON."""
+    return link_canonical(
+        key,
+        prev_in_stream,
+        prev_in_log,
+        event_id=event_id,
+        stream=stream,
+        version=version,
+        event_type=event_type,
+        data_canonical=canonical_stored(data_text),
+        metadata_canonical=_canonical_metadata(metadata_text),
+        recorded_at=recorded_at,
+    )
+
+
+def link_canonical(
+    key: bytes | None,
+    prev_in_stream: str,
+    prev_in_log: str,
+    *,
+    event_id: str,
+    stream: str,
+    version: int,
+    event_type: str,
+    data_canonical: str,
+    metadata_canonical: str,
+    recorded_at: datetime,
+) -> str:
+    """`link`, given the stored texts already through `canonical_stored`."""
     body = _body(
         event_id=event_id,
         stream=stream,
         version=version,
         event_type=event_type,
-        data_text=data_text,
-        metadata_text=metadata_text,
+        data_canonical=data_canonical,
+        metadata_canonical=metadata_canonical,
         recorded_at=recorded_at,
     )
     message = f"{prev_in_stream}\n{prev_in_log}\n{body}".encode()
@@ -105,8 +149,8 @@ def legacy_link(
         stream=stream,
         version=version,
         event_type=event_type,
-        data_text=data_text,
-        metadata_text=metadata_text,
+        data_canonical=canonical_stored(data_text),
+        metadata_canonical=_canonical_metadata(metadata_text),
         recorded_at=recorded_at,
     )
     return hashlib.sha256((prev_in_stream + body).encode()).hexdigest()

@@ -1,0 +1,161 @@
+"""Group commit: appends queued while a batch is in flight are written together, yet each one is
+decided on its own against the log as the earlier ones in its batch leave it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+import pytest
+
+from adpipe.context import Core
+from adpipe.errors import Conflict, StreamVersionConflict
+from adpipe.events.catalogue import NewEvent
+from adpipe.events.party import (
+    CampaignCreated,
+    CampaignProfile,
+    ClientCreated,
+    ClientDeleted,
+    ClientProfile,
+    ClientUpdated,
+)
+from adpipe.storage.chain import link
+from adpipe.storage.eventstore import EventStore, GuardFailed, NoneSince
+
+
+def updated(name: str) -> ClientUpdated:
+    return ClientUpdated(profile=ClientProfile(name=name))
+
+
+class Held:
+    """An event store whose first batch waits at a gate, so what follows queues up behind it;
+    counts the batches it commits. (Set up what a test needs through another store.)"""
+
+    def __init__(self, core: Core) -> None:
+        self.gate = asyncio.Event()
+        self.batches = 0
+        self.store = EventStore(core.pool, before_commit=self._hold, chain_key=b"k" * 32)
+
+    async def _hold(self) -> None:
+        self.batches += 1
+        await self.gate.wait()
+
+    async def behind_a_held_batch(self, *appends: Awaitable[Any]) -> list[Any]:
+        first = asyncio.ensure_future(self.store.append("client-first", [updated("0")], 0))
+        while self.batches == 0:  # noqa: ASYNC110 - the hook counts; nothing else to wait on
+            await asyncio.sleep(0.001)
+        tasks = [asyncio.ensure_future(a) for a in appends]
+        await asyncio.sleep(0.05)  # every append is queued (each prepares, then queues)
+        self.gate.set()
+        await first
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_one_conflict_in_a_batch_fails_only_its_own_append(core: Core) -> None:
+    held = Held(core)
+    store = held.store
+    await core.store.append("client-a", [updated("a1")], 0)
+    results = await held.behind_a_held_batch(
+        store.append("client-a", [updated("a2")], 1),
+        store.append("client-a", [updated("stale")], 1),  # a2 took version 2 in this batch
+        store.append("client-b", [updated("b1"), updated("b2")], 0),
+        store.append("client-a", [updated("a3")], 2),
+    )
+    assert held.batches == 2, "the four appends were not written as one batch"
+    assert isinstance(results[1], StreamVersionConflict) and results[1].actual == 2
+    assert [e.version for e in results[0]] == [2]
+    assert [e.version for e in results[2]] == [1, 2]
+    assert [e.version for e in results[3]] == [3]
+    positions = [e.position for r in (results[0], results[2], results[3]) for e in r]
+    assert positions == sorted(positions) == list(range(positions[0], positions[0] + 4))
+    assert [e.data for e in await store.read_stream("client-a")] == [
+        updated("a1"),
+        updated("a2"),
+        updated("a3"),
+    ]
+    assert results[0] + results[3] == (await store.read_stream("client-a"))[1:]
+
+
+async def test_guards_see_what_earlier_appends_in_the_same_batch_wrote(core: Core) -> None:
+    held = Held(core)
+    store = held.store
+    created = ClientCreated(client_id="c1", user_id="u", profile=ClientProfile(name="C"))
+    await core.store.append("client-c1", [created], 0)
+    head = await store.last_position()
+    alive = NoneSince(types=("client.deleted",), stream="client-c1", reason="c1 was deleted")
+    owned = NoneSince(
+        position=head, types=("campaign.created",), matching={"clientId": "c1"}, reason="in use"
+    )
+
+    def campaign(n: int, client: str) -> CampaignCreated:
+        return CampaignCreated(
+            campaign_id=f"k{n}", client_id=client, user_id="u", profile=CampaignProfile(name="K")
+        )
+
+    results = await held.behind_a_held_batch(
+        store.append("campaign-k1", [campaign(1, "c2")], 0, guards=[alive]),
+        store.append("client-c1", [ClientDeleted()], 1, guards=[owned]),  # k1 is another's
+        store.append("campaign-k2", [campaign(2, "c1")], 0, guards=[alive]),  # c1 just deleted
+        store.append("campaign-k3", [campaign(3, "c1")], 0),
+        store.append("client-c1", [updated("X")], 2, guards=[owned]),  # k3 names c1: refused
+    )
+    assert held.batches == 2
+    assert not isinstance(results[0], BaseException)
+    assert not isinstance(results[1], BaseException)
+    assert isinstance(results[2], GuardFailed) and "c1 was deleted" in str(results[2])
+    assert not isinstance(results[3], BaseException)
+    assert isinstance(results[4], GuardFailed) and "in use" in str(results[4])
+    assert await store.stream_version("campaign-k2") == 0
+    assert await store.stream_version("client-c1") == 2
+
+
+async def test_a_retry_in_the_same_batch_answers_the_first_and_links_stay_whole(
+    core: Core,
+) -> None:
+    held = Held(core)
+    store = held.store
+    batch = [NewEvent(event=updated("once")), NewEvent(event=updated("twice"))]
+    results = await held.behind_a_held_batch(
+        store.append("client-r", batch, 0),
+        store.append("client-r", batch, 0),  # a client's retry racing its first attempt
+        store.append("client-other", [batch[0]], 0),  # the same id elsewhere: not a retry
+    )
+    assert held.batches == 2
+    assert results[0] == results[1] == await store.read_stream("client-r")
+    assert isinstance(results[2], Conflict)
+
+    in_stream: dict[str, str] = {}
+    in_log = ""
+    async with core.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT id, stream, version, type, data::text, metadata::text, recorded_at, hash"
+            " FROM events ORDER BY position"
+        )
+        rows = await cur.fetchall()
+    assert len(rows) == 3
+    for event_id, stream, version, kind, data, meta, at, stored in rows:
+        expected = link(
+            b"k" * 32,
+            in_stream.get(stream, ""),
+            in_log,
+            event_id=str(event_id),
+            stream=stream,
+            version=version,
+            event_type=kind,
+            data_text=data,
+            metadata_text=meta,
+            recorded_at=at,
+        )
+        assert stored == expected
+        in_stream[stream] = in_log = stored
+
+
+@pytest.mark.parametrize("writers", [8])
+async def test_concurrent_appends_share_transactions(core: Core, writers: int) -> None:
+    held = Held(core)
+    results = await held.behind_a_held_batch(
+        *(held.store.append(f"client-w{n}", [updated(str(n))], 0) for n in range(writers))
+    )
+    assert held.batches < 1 + writers
+    assert all(not isinstance(r, BaseException) for r in results)
