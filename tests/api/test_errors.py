@@ -44,6 +44,25 @@ async def test_unknown_routes_are_404_and_wrong_methods_405(
     assert "GET" in wrong.headers["Allow"] and "POST" in wrong.headers["Allow"]
 
 
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/api/v3/assets", "GET, OPTIONS, POST"),
+        ("/api/v3/clients/x", "DELETE, GET, OPTIONS, PUT"),
+        ("/api/v3/jobs/x/scenes/1", "GET, OPTIONS, PUT"),
+    ],
+)
+async def test_options_and_405_name_every_method_of_the_path(
+    alice: Client, path: str, methods: str
+) -> None:
+    # litestar's own OPTIONS handler remembered only the methods registered before it.
+    options = await alice.request("OPTIONS", path)
+    assert options.status == 204 and options.headers["Allow"] == methods
+    wrong = await alice.request("PATCH", path)
+    assert_problem(wrong, 405)
+    assert sorted(wrong.headers["Allow"].split(", ")) == methods.split(", ")
+
+
 async def test_unsupported_media_types_are_415(alice: Client) -> None:
     text = await alice.post(
         "/api/v3/clients", data=b"name=ACME", headers={"Content-Type": "text/plain"}

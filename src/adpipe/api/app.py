@@ -29,6 +29,7 @@ from adpipe.storage.subscription import Waker
 from adpipe.tasks import cancel_and_wait
 
 from . import assets, campaigns, clients, jobs, live, studio, webhooks
+from .allow import AllowHeaderMiddleware
 from .auth import ApiKeyMiddleware
 from .errors import handle_exception
 from .health import healthz, readyz
@@ -129,6 +130,7 @@ def create_app(
         on_startup=[start],
         on_shutdown=[stop],
         exception_handlers={Exception: handle_exception},
+        middleware=[AllowHeaderMiddleware()],
         request_max_body_size=MAX_JSON_BODY,
         openapi_config=OpenAPIConfig(
             title="adpipe",
