@@ -116,7 +116,10 @@ async def published(nats_url: str, core: Core) -> str:
     try:
         js = nc.jetstream()
         async with asyncio.timeout(20):
-            while (info := await js.stream_info("ADPIPE")).state.messages < last:
+            while True:
+                info = await js.stream_info("ADPIPE")
+                if info.state.messages >= last:
+                    break
                 await asyncio.sleep(0.1)
         data = [
             (await js.get_msg("ADPIPE", seq)).data or b""
@@ -135,6 +138,15 @@ async def until_asset(user: Client, asset_id: str, status: str) -> dict[str, Any
             if answer.json()["status"] != "pending":
                 assert answer.json()["status"] == status, answer.json()
                 return dict(answer.json())
+            await asyncio.sleep(0.1)
+
+
+async def until_job(user: Client, job_id: str, status: str) -> Any:
+    async with asyncio.timeout(30):
+        while True:
+            answer = await user.get(f"/api/v3/jobs/{job_id}")
+            if answer.json()["status"] == status:
+                return answer
             await asyncio.sleep(0.1)
 
 
@@ -173,9 +185,7 @@ async def test_a_job_asset_behind_credentials_is_fetched_with_them_and_never_sho
         user = Client(session, base, await create_key(core.pool, "alice"))
         client_id = await new_client(user)
         body = job_body(client_id, assets=[{"url": cdn.url("/a.png"), "name": "Hero"}])
-        created = await user.post(
-            "/api/v3/jobs", json=body, headers={"Prefer": "respond-async"}
-        )
+        created = await user.post("/api/v3/jobs", json=body, headers={"Prefer": "respond-async"})
         assert created.status == 202, created.body
         job_id = created.json()["id"]
         (asset,) = created.json()["assets"]
@@ -245,11 +255,7 @@ async def test_a_failed_download_names_the_url_without_its_credentials(
         body = job_body(client_id, assets=[{"url": cdn.url("/gone.png")}])
         job = await user.post("/api/v3/jobs", json=body, headers={"Prefer": "respond-async"})
         assert job.status == 202, job.body
-        async with asyncio.timeout(30):
-            while (seen := await user.get(f"/api/v3/jobs/{job.json()['id']}")).json()[
-                "status"
-            ] != "failed":
-                await asyncio.sleep(0.1)
+        seen = await until_job(user, job.json()["id"], "failed")
         assert cdn.shown("/gone.png") in seen.body.decode()
         assert leaked(seen.body.decode()) == [] and leaked(message) == []
         assert leaked(await the_log(core)) == []
