@@ -175,7 +175,8 @@ async def _register_url(
         tags=_tags(data.tags),
     )
     stream = stream_id("asset", asset_id)
-    await url_secrets.remember(api.core.pool, "asset", {asset_id: data.url})
+    if not await api.core.store.read_stream(stream):  # a retry may find it registered, or done
+        await url_secrets.remember(api.core.pool, "asset", {asset_id: data.url})
     try:
         await api.record(stream, [event], NO_STREAM, request_metadata(request, user), ids, guards)
     except Exception:

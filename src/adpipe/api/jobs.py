@@ -107,7 +107,10 @@ async def _create(
         metadata = request_metadata(request, user)
         # The events hold the URLs redacted; the full ones (with credentials) are kept aside
         # before anything is appended, so the downloader finds them when it sees the job.
-        await url_secrets.remember(pool, "asset", full_urls)
+        # (Not again on a retry that finds the job made: its downloads may be done, and a row
+        # written now would never be deleted.)
+        if not await store.read_stream(job_stream(job_id)):
+            await url_secrets.remember(pool, "asset", full_urls)
         try:
             position = await _append_job(
                 store, user, data, job_id, creative, registered, ids, metadata, guards
