@@ -2,6 +2,10 @@
 asset URL through the engine, store it as a blob, and append `asset.stored` +
 `job.asset_downloaded` — or fail the job naming the URL and the cause.
 
+The URL fetched is the full one the API kept in `url_secrets` (with its `user:pass@` or signed
+query); the events hold it redacted, and every message written here names the URL redacted too.
+Once an asset is stored or has failed for good, its kept URL is deleted.
+
 Idempotent: an asset whose stream already says `asset.stored` is not fetched again, and the job
 aggregate ignores a second `job.asset_downloaded` for the same asset. Files are judged by
 `adpipe.media` in a bounded child process: a file that kills the decoder counts as a crash of this
@@ -24,7 +28,9 @@ from adpipe.events.job import AssetDownloaded, JobAssetRef, JobCreated
 from adpipe.fairness import FairShares
 from adpipe.jobs import execute, load_job
 from adpipe.media import DecoderCrashed, MediaInspector
+from adpipe.net.redact import redact_text, redact_url
 from adpipe.pricing import storage_cost
+from adpipe.storage import url_secrets
 from adpipe.worker import (
     Crashed,
     Delivery,
@@ -109,8 +115,12 @@ class Downloader:
 
     async def download_job(self, job_id: str, meta: Metadata) -> None:
         state = await load_job(self.core.store, job_id)
-        if state.status != "pending" or not state.awaiting_assets or state.creative is None:
-            return  # nothing to fetch, or the job ended meanwhile
+        if state.creative is None:
+            return
+        if state.status != "pending" or not state.awaiting_assets:
+            # Nothing to fetch, or the job ended meanwhile: no URL of it is needed any more.
+            await self.forget_urls(state.creative.assets)
+            return
         refs = [a for a in state.creative.assets if a.asset_id in state.awaiting_assets]
         slots = asyncio.Semaphore(self.core.settings.download_concurrency)
 
@@ -119,7 +129,7 @@ class Downloader:
                 stored = await self.fetch_and_store(ref.asset_id, ref.url or "", ref.type, meta)
             downloaded = AssetDownloaded(
                 asset_id=ref.asset_id,
-                url=ref.url or "",
+                url=redact_url(ref.url or ""),
                 blob_id=stored.blob_id,
                 metadata=stored.metadata,
                 cost=stored.cost,
@@ -140,17 +150,19 @@ class Downloader:
             if first.error.transient:
                 raise Retry(first.error.detail, delay=first.error.retry_after) from None
             # Never plan an ad silently without an asset the user asked for.
+            message = f"asset {redact_url(first.ref.url or '')} could not be used: "
             with contextlib.suppress(InvalidTransition):
                 await execute(
                     self.core.store,
                     job_id,
                     Fail(
                         code=f"asset_{first.error.code}",
-                        message=f"asset {first.ref.url} could not be used: {first.error.detail}",
+                        message=redact_text(message + first.error.detail),
                         stage="download",
                     ),
                     meta,
                 )
+            await self.forget_urls(state.creative.assets)
 
     @staticmethod
     async def _guarded(work: object, ref: JobAssetRef) -> None:
@@ -171,21 +183,31 @@ class Downloader:
                 raise Retry(exc.detail, delay=exc.retry_after) from exc
             raise Permanent(exc.detail, code=f"asset_{exc.code}") from exc
 
+    async def forget_urls(self, assets: list[JobAssetRef]) -> None:
+        """Deletes the kept full URLs of a job's URL assets (the job no longer needs them)."""
+        await url_secrets.forget(
+            self.core.pool, "asset", [a.asset_id for a in assets if a.url is not None]
+        )
+
     async def fetch_and_store(
         self, asset_id: str, url: str, asset_type: AssetType, meta: Metadata
     ) -> AssetStored:
-        """The asset's stored event: fetched now, or found already stored by an earlier try."""
+        """The asset's stored event: fetched now, or found already stored by an earlier try.
+
+        `url` is the one the log recorded (redacted); the one fetched is the full URL kept for the
+        asset, if any."""
         stream = stream_id("asset", asset_id)
         history = await self.core.store.read_stream(stream)
         for envelope in history:
             if isinstance(envelope.data, AssetStored):
                 return envelope.data
         if any(isinstance(e.data, AssetFailed) for e in history):
-            raise DownloadError(f"{url} failed earlier", code="failed_earlier")
+            raise DownloadError(f"{redact_url(url)} failed earlier", code="failed_earlier")
+        full_url = await url_secrets.recall(self.core.pool, "asset", asset_id, url)
         try:
             asset = await download_asset(
                 self.session,
-                url,
+                full_url,
                 asset_type,
                 self.scratch,
                 self.limits,
@@ -194,9 +216,9 @@ class Downloader:
             )
         except DownloadError as exc:
             if not exc.transient:
-                await self.core.store.append(
-                    stream, [AssetFailed(code=exc.code, message=exc.detail)], len(history), meta
-                )
+                failed = AssetFailed(code=exc.code, message=redact_text(exc.detail))
+                await self.core.store.append(stream, [failed], len(history), meta)
+                await url_secrets.forget(self.core.pool, "asset", [asset_id])
             raise
         try:
             blob = await self.core.blobs.put_file(asset.file.path, asset.metadata.content_type)
@@ -212,6 +234,8 @@ class Downloader:
             cost=storage_cost(blob.size_bytes, self.core.settings.prices),
         )
         await self.core.store.append(stream, [stored], len(history), meta)
+        # Stored for good: the credentials that fetched it are not needed again.
+        await url_secrets.forget(self.core.pool, "asset", [asset_id])
         return stored
 
 
@@ -222,16 +246,21 @@ def fail_when_exhausted(core: Core) -> ExhaustedHook:
 
     async def hook(envelope: Envelope, code: str, reason: str) -> None:
         event = envelope.data
+        reason = redact_text(reason)
         if not isinstance(event, AssetRegistered) or event.job_id is not None:
             await fail_job(envelope, code, reason)
+            if isinstance(event, JobCreated):
+                # The job failed for good: none of its URLs will be fetched again.
+                urls = [a.asset_id for a in event.creative.assets if a.url is not None]
+                await url_secrets.forget(core.pool, "asset", urls)
             return
         history = await core.store.read_stream(envelope.stream)
-        if any(isinstance(e.data, AssetStored | AssetFailed) for e in history):
-            return  # settled already
-        with contextlib.suppress(StreamVersionConflict):  # settled meanwhile by another try
-            await core.store.append(
-                envelope.stream, [AssetFailed(code=code, message=reason)], len(history)
-            )
+        if not any(isinstance(e.data, AssetStored | AssetFailed) for e in history):
+            with contextlib.suppress(StreamVersionConflict):  # settled meanwhile by another try
+                await core.store.append(
+                    envelope.stream, [AssetFailed(code=code, message=reason)], len(history)
+                )
+        await url_secrets.forget(core.pool, "asset", [event.asset_id])
 
     return hook
 

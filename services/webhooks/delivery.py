@@ -15,6 +15,7 @@ import aiohttp
 import msgspec
 
 from adpipe.net import DownloadError, UrlGuard
+from adpipe.net.redact import redact_text
 from adpipe.services.downloader.engine import DownloadLimits, make_session
 from adpipe.webhooks.signing import signature_headers
 
@@ -68,7 +69,9 @@ async def post(
             started_at=started_at,
             latency_ms=int((time.monotonic() - clock) * 1000),
             status_code=status_code,
-            error=error,
+            # Errors are shown (deliveries) and may end in an event (webhook.disabled): a library
+            # error quoting the URL must not carry its token there.
+            error=redact_text(error) if error is not None else None,
             response=response,
         )
 

@@ -19,7 +19,9 @@ import aiohttp
 from adpipe.errors import StreamVersionConflict
 from adpipe.events.catalogue import Metadata, stream_id
 from adpipe.events.webhook import WebhookDisabled
+from adpipe.net.redact import redact_text
 from adpipe.observability.outcomes import record_webhook_delivery, record_webhook_disabled
+from adpipe.storage import url_secrets
 from adpipe.webhooks import outbox
 from adpipe.webhooks.signing import signing_secrets
 from adpipe.webhooks.subscription import fold
@@ -133,11 +135,13 @@ class Sender:
     async def _deliver(self, session: aiohttp.ClientSession, message: outbox.Claimed) -> None:
         async with self.pool.connection() as conn:
             secrets = await signing_secrets(conn, message.webhook_id)
+        # The routes hold the URL as the log does (redacted); a token in it is kept aside.
+        url = await url_secrets.recall(self.pool, "webhook", message.webhook_id, message.url)
         if secrets:
             result = await post(
                 session,
                 self.guard,
-                message.url,
+                url,
                 message_id=message.event_id,
                 body=message.body,
                 signing_secrets=secrets,
@@ -194,7 +198,7 @@ class Sender:
         if row is None or not row[0]:
             return None
         span = _span(self.config.disable_after_seconds)
-        return f"every delivery failed for more than {span} (last: {result.error})"
+        return redact_text(f"every delivery failed for more than {span} (last: {result.error})")
 
     async def disable(self, webhook_id: str, reason: str) -> bool:
         """Records `webhook.disabled` once (re-decided on a concurrent write); True if it did."""

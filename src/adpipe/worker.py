@@ -22,6 +22,7 @@ from nats.js.errors import NotFoundError
 
 from adpipe.errors import AdpipeError, InvalidTransition
 from adpipe.events.catalogue import Envelope, Metadata, decode_envelope
+from adpipe.net.redact import redact_text
 from adpipe.observability.collectors import JETSTREAM
 from adpipe.observability.delivery import observed_handle
 
@@ -425,6 +426,9 @@ class ServiceRunner:
     async def _exhausted(
         self, envelope: Envelope, reason: str, code: str = "retries_exhausted"
     ) -> None:
+        # The reason is recorded (job.failed, asset.failed): a URL quoted in an error (ours or a
+        # library's) goes in without its credentials.
+        reason = redact_text(reason)
         log.error(
             "%s: %s on %s failed for good: %s",
             self.spec.name,

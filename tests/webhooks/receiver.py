@@ -17,6 +17,7 @@ class Call:
     payload: dict[str, Any]
     body: str
     headers: dict[str, str]
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -25,6 +26,8 @@ class Receiver:
     secrets: dict[str, str] = field(default_factory=dict)
     # path -> the status to answer once verified (default 204).
     answers: dict[str, int] = field(default_factory=dict)
+    # path -> query parameters a call must carry (a token in the URL), else 403.
+    required_query: dict[str, dict[str, str]] = field(default_factory=dict)
     # message ids (event ids) answered with 500 while they are in this set.
     failing: set[str] = field(default_factory=set)
     # Calls that were verified and answered 2xx.
@@ -61,6 +64,10 @@ class Receiver:
         secret = self.secrets.get(request.path)
         if secret is None:
             return web.Response(status=404)
+        required = self.required_query.get(request.path, {})
+        if any(request.query.get(name) != value for name, value in required.items()):
+            self.rejected.append(f"{request.path}: wrong or missing query {dict(request.query)}")
+            return web.Response(status=403, text="bad token")
         body = await request.text()
         try:
             payload = Webhook(secret).verify(body, dict(request.headers))
@@ -79,6 +86,7 @@ class Receiver:
                 payload=json.loads(body) if payload is None else payload,
                 body=body,
                 headers=dict(request.headers),
+                query=dict(request.query),
             )
         )
         return web.Response(status=status)

@@ -15,6 +15,7 @@ import msgspec
 from adpipe.media import AssetType, DecoderCrashed, InvalidMedia
 from adpipe.media.formats import AssetMetadata
 from adpipe.net.guard import UrlGuard
+from adpipe.net.redact import redact_url
 from adpipe.services.downloader.engine.errors import InvalidContent
 from adpipe.services.downloader.engine.fetch import FetchedFile, fetch_to_file
 from adpipe.services.downloader.engine.limits import DownloadLimits
@@ -49,20 +50,21 @@ async def download_asset(
     number of times); on any failure no file is left behind in `dest_dir`.
     """
     fetched = await fetch_to_file(session, url, declared_type, dest_dir, limits, guard)
+    shown = redact_url(url)  # messages never quote a URL's credentials
     try:
         described = await inspector.describe(fetched.path, declared_type)
     except DecoderCrashed as exc:
         _remove(fetched.path)
-        raise DecoderCrashed(f"{url}: {exc.detail}", signal=exc.signal) from exc
+        raise DecoderCrashed(f"{shown}: {exc.detail}", signal=exc.signal) from exc
     except InvalidMedia as exc:
         _remove(fetched.path)
-        raise InvalidContent(f"{url}: {exc.detail}", url=url) from exc
+        raise InvalidContent(f"{shown}: {exc.detail}", url=shown) from exc
     except BaseException:
         _remove(fetched.path)
         raise
     if described.thumbnail_problem is not None:
         # The file passed validation; a missing preview is not worth refusing it for.
-        log.warning("no thumbnail for %s: %s", url, described.thumbnail_problem)
+        log.warning("no thumbnail for %s: %s", shown, described.thumbnail_problem)
     return DownloadedAsset(file=fetched, metadata=described.metadata, thumbnail=described.thumbnail)
 
 

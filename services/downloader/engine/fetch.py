@@ -1,5 +1,8 @@
 """Stream one URL to a temporary file: guarded redirects, size and time limits, retries.
 
+`url` is the full URL (credentials included: the request needs them), but no message, log line
+or error names it so: `_shown` redacts every URL they quote (`adpipe.net.redact`).
+
 The body goes to a file in `dest_dir` (bounded memory) and is hashed on the way. Nothing is
 stored anywhere else: the caller validates the file's content first (`probe`) and only then
 streams it into the blob store, so an invalid or oversize download never reaches it.
@@ -24,6 +27,7 @@ from yarl import URL
 
 from adpipe.net.errors import DownloadError, UrlRefused
 from adpipe.net.guard import UrlGuard
+from adpipe.net.redact import redact_url
 from adpipe.services.downloader.engine.limits import DownloadLimits
 
 log = logging.getLogger(__name__)
@@ -62,10 +66,10 @@ async def fetch_to_file(
             return await _fetch_with_retries(session, url, max_bytes, Path(dest_dir), limits, guard)
     except TimeoutError:
         raise DownloadError(
-            f"downloading {url} took longer than {limits.total_timeout:g} s",
+            f"downloading {_shown(url)} took longer than {limits.total_timeout:g} s",
             code="timeout",
             transient=True,
-            url=url,
+            url=_shown(url),
         ) from None
 
 
@@ -83,7 +87,7 @@ async def _fetch_with_retries(
             return await _fetch_once(session, url, max_bytes, dest_dir, limits, guard)
         except DownloadError as exc:
             if exc.url is None:
-                exc.url = exc.extra["url"] = url
+                exc.url = exc.extra["url"] = _shown(url)
             if not exc.transient:
                 raise
             too_long = exc.retry_after is not None and exc.retry_after > limits.max_retry_after
@@ -101,7 +105,7 @@ async def _fetch_with_retries(
             else:
                 # Full jitter: concurrent downloads from one failing host do not retry in step.
                 delay = limits.retry_base_delay * 2**attempt * random.uniform(0.5, 1.0)
-            log.info("retrying %s in %.2f s after: %s", url, delay, exc.detail)
+            log.info("retrying %s in %.2f s after: %s", _shown(url), delay, exc.detail)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -130,13 +134,14 @@ async def _fetch_once(
                     target = _redirect_target(current, response)
                     if target in visited:
                         raise DownloadError(
-                            f"redirect loop: {current} redirects back to {target}",
+                            f"redirect loop: {_shown(current)} redirects back to {_shown(target)}",
                             code="redirect_loop",
                         )
                     redirects += 1
                     if redirects > limits.max_redirects:
                         raise DownloadError(
-                            f"more than {limits.max_redirects} redirects, the last to {target}",
+                            f"more than {limits.max_redirects} redirects,"
+                            f" the last to {_shown(target)}",
                             code="too_many_redirects",
                         )
                     visited.add(target)
@@ -160,17 +165,19 @@ def _redirect_target(current: URL, response: aiohttp.ClientResponse) -> URL:
     location = response.headers.get("Location")
     if not location:
         raise DownloadError(
-            f"{current} answered {response.status} without a Location", code="bad_redirect"
+            f"{_shown(current)} answered {response.status} without a Location", code="bad_redirect"
         )
     try:
         target = current.join(URL(location)).with_fragment(None)
     except ValueError as exc:
         raise DownloadError(
-            f"{current} redirects to an invalid URL {location!r}", code="bad_redirect"
+            f"{_shown(current)} redirects to an invalid URL {redact_url(location)!r}",
+            code="bad_redirect",
         ) from exc
     if target.scheme not in ("http", "https"):
         raise UrlRefused(
-            f"{current} redirects to {target}; only http and https URLs can be fetched",
+            f"{_shown(current)} redirects to {_shown(target)};"
+            " only http and https URLs can be fetched",
             code="unsupported_scheme",
         )
     return target
@@ -181,7 +188,7 @@ def _check_status(url: URL, response: aiohttp.ClientResponse) -> None:
     if status in (200, 203):
         return
     reason = f"{status} {response.reason}" if response.reason else str(status)
-    detail = f"{url.host} answered {reason} for {url}"
+    detail = f"{url.host} answered {reason} for {_shown(url)}"
     if status >= 500 or status in _TRANSIENT_STATUSES:
         raise DownloadError(
             detail,
@@ -248,7 +255,7 @@ async def _save_body(
 
 def _too_large(url: URL, max_bytes: int, what: str) -> DownloadError:
     return DownloadError(
-        f"{url} is too large ({what}); the limit is {max_bytes:,} bytes", code="too_large"
+        f"{_shown(url)} is too large ({what}); the limit is {max_bytes:,} bytes", code="too_large"
     )
 
 
@@ -270,7 +277,7 @@ def _client_error(url: URL, exc: aiohttp.ClientError) -> DownloadError:
                 transient=True,
             )
         case aiohttp.InvalidURL():
-            return DownloadError(f"invalid URL {url}: {exc}", code="invalid_url")
+            return DownloadError(f"invalid URL {_shown(url)}: {exc}", code="invalid_url")
         case aiohttp.ClientPayloadError() | aiohttp.ServerDisconnectedError():
             return DownloadError(
                 f"the connection to {host} broke off: {exc}", code="connection_lost", transient=True
@@ -281,3 +288,8 @@ def _client_error(url: URL, exc: aiohttp.ClientError) -> DownloadError:
                 code="connection_failed",
                 transient=True,
             )
+
+
+def _shown(url: URL | str) -> str:
+    """A URL as messages may quote it: without its credentials."""
+    return redact_url(str(url))

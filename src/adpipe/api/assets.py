@@ -13,7 +13,9 @@ from adpipe.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from adpipe.events.asset import AssetDeleted, AssetMetadata, AssetRegistered, AssetStored
 from adpipe.events.catalogue import stream_id
 from adpipe.media import InvalidMedia
+from adpipe.net.redact import redact_url
 from adpipe.pricing import storage_cost
+from adpipe.storage import url_secrets
 from adpipe.storage.eventstore import NO_STREAM, GuardFailed
 
 from . import reads
@@ -165,19 +167,22 @@ async def _register_url(
         user_id=user,
         name=(data.name or url_file_name(data.url)).strip(),
         asset_type=asset_type,
-        source_url=data.url,
+        # Redacted: the log never holds a URL's credentials; the full URL is kept aside for the
+        # downloader first (see adpipe.storage.url_secrets).
+        source_url=redact_url(data.url),
         client_id=data.client_id,
         campaign_id=data.campaign_id,
         tags=_tags(data.tags),
     )
-    await api.record(
-        stream_id("asset", asset_id),
-        [event],
-        NO_STREAM,
-        request_metadata(request, user),
-        ids,
-        guards,
-    )
+    stream = stream_id("asset", asset_id)
+    if not await api.core.store.read_stream(stream):  # a retry may find it registered, or done
+        await url_secrets.remember(api.core.pool, "asset", {asset_id: data.url})
+    try:
+        await api.record(stream, [event], NO_STREAM, request_metadata(request, user), ids, guards)
+    except Exception:
+        if not await api.core.store.read_stream(stream):  # not registered: nothing will fetch it
+            await url_secrets.forget(api.core.pool, "asset", [asset_id])
+        raise
     view = await _view(api, user, asset_id)
     return Reply.of(201, view, {"location": f"{API}/assets/{asset_id}"})
 

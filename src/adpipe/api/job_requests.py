@@ -24,6 +24,7 @@ from adpipe.events.job import (
     Resolution,
     Voiceover,
 )
+from adpipe.net.redact import redact_url
 from adpipe.voices import SPEED_MAX, SPEED_MIN, VoiceInfo, default_voice, find_voice
 
 from . import reads
@@ -141,13 +142,17 @@ async def resolve_creative(
     ids: IdSource,
     job_id: str,
     settings: Settings,
-) -> tuple[Creative, list[AssetRegistered]]:
-    """The job's creative, and the URL assets to register for the downloader (422 on bad refs
-    or an unknown voice)."""
+) -> tuple[Creative, list[AssetRegistered], dict[str, str]]:
+    """The job's creative, the URL assets to register for the downloader, and the full URL of
+    each of those by asset id (422 on bad refs or an unknown voice).
+
+    The creative and the events carry each URL redacted (`redact_url`): what goes into the log
+    holds no credential; the caller keeps the full URLs in `url_secrets` for the downloader."""
     given = body.creative.assets
     known = await reads.assets_by_id(pool, user, [a.id for a in given if a.id is not None])
     refs: list[JobAssetRef] = []
     registered: list[AssetRegistered] = []
+    full_urls: dict[str, str] = {}
     errors: list[dict[str, str]] = []
     seen: set[str] = set()
     for index, asset in enumerate(given):
@@ -158,19 +163,21 @@ async def resolve_creative(
             asset_type = url_asset_type(asset.url, asset.type, f"{where}.type")
             asset_id = ids.new(f"asset:{index}")
             name = (asset.name or url_file_name(asset.url)).strip()
+            full_urls[asset_id] = asset.url
+            shown = redact_url(asset.url)
             registered.append(
                 AssetRegistered(
                     asset_id=asset_id,
                     user_id=user,
                     name=name,
                     asset_type=asset_type,
-                    source_url=asset.url,
+                    source_url=shown,
                     client_id=body.context.client_id,
                     campaign_id=body.context.campaign_id,
                     job_id=job_id,
                 )
             )
-            refs.append(JobAssetRef(asset_id=asset_id, type=asset_type, name=name, url=asset.url))
+            refs.append(JobAssetRef(asset_id=asset_id, type=asset_type, name=name, url=shown))
         else:
             assert asset.id is not None
             row = known.get(asset.id)
@@ -201,7 +208,7 @@ async def resolve_creative(
         resolution=c.resolution,
         voiceover=voiceover,
     )
-    return creative, registered
+    return creative, registered, full_urls
 
 
 def _existing_problem(row: dict[str, object] | None, asset: AssetBody, seen: set[str]) -> str:

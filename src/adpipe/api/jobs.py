@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post, route
@@ -15,6 +15,7 @@ from adpipe.events.job import Voiceover
 from adpipe.jobs import execute, job_stream
 from adpipe.observability import correlation
 from adpipe.pricing import CostEstimate, estimate_job, scene_count_range
+from adpipe.storage import url_secrets
 from adpipe.storage.eventstore import NO_STREAM
 from adpipe.voices import find_voice
 
@@ -32,6 +33,12 @@ from .scenes import scene_handlers
 from .state import ApiState, IdSource, request_metadata
 from .views import API, JobPage, JobView, PlannerView, job_state
 from .voice import narration_handlers
+
+if TYPE_CHECKING:
+    from adpipe.events.asset import AssetRegistered
+    from adpipe.events.catalogue import Metadata
+    from adpipe.events.job import Creative
+    from adpipe.storage.eventstore import EventStore, NoneSince
 
 
 def wants_async(prefer: str | None) -> bool:
@@ -91,39 +98,28 @@ async def _create(
         )
         job_id = ids.new("job")
         correlation.bind(job=job_id)  # the rest of this request's log lines are about the new job
-        creative, registered = await resolve_creative(pool, user, data, ids, job_id, api.settings)
+        creative, registered, full_urls = await resolve_creative(
+            pool, user, data, ids, job_id, api.settings
+        )
         # Assets given by id must still exist when the job commits: a delete racing this request
         # either sees the job (and refuses) or trips this guard (and the job is refused).
         guards += [still_live("asset", a.asset_id) for a in creative.assets if a.url is None]
         metadata = request_metadata(request, user)
-        # Assets first: when the job's creation is seen, every asset it awaits already exists.
-        for event in registered:
-            await store.append(
-                stream_id("asset", event.asset_id),
-                [NewEvent(event=event, id=ids.new(f"event:asset:{event.asset_id}"))],
-                NO_STREAM,
-                metadata,
+        # The events hold the URLs redacted; the full ones (with credentials) are kept aside
+        # before anything is appended, so the downloader finds them when it sees the job.
+        # (Not again on a retry that finds the job made: its downloads may be done, and a row
+        # written now would never be deleted.)
+        if not await store.read_stream(job_stream(job_id)):
+            await url_secrets.remember(pool, "asset", full_urls)
+        try:
+            position = await _append_job(
+                store, user, data, job_id, creative, registered, ids, metadata, guards
             )
-        existing = await store.read_stream(job_stream(job_id))
-        if existing:  # a retry whose first attempt created the job but lost its answer
-            position = existing[0].position
-        else:
-            command = CreateJob(
-                job_id=job_id,
-                user_id=user,
-                context=data.job_context(),
-                ad_basics=data.ad_basics_value(),
-                creative=creative,
-            )
-            _, recorded = await execute(
-                store,
-                job_id,
-                command,
-                metadata,
-                event_ids=[ids.new("event:job.created")],
-                guards=guards,
-            )
-            position = recorded[-1].position
+        except Exception:
+            if not await store.read_stream(job_stream(job_id)):
+                # No job, so nothing will fetch these assets: their credentials go now.
+                await url_secrets.forget(pool, "asset", list(full_urls))
+            raise
         await api.settle(position)
     if not respond_async:
         await wait_for_job(
@@ -143,6 +139,47 @@ async def _create(
     return Reply.of(202 if view.status == "pending" else 201, view, headers)
 
 
+async def _append_job(
+    store: EventStore,
+    user: str,
+    data: JobBody,
+    job_id: str,
+    creative: Creative,
+    registered: list[AssetRegistered],
+    ids: IdSource,
+    metadata: Metadata,
+    guards: list[NoneSince],
+) -> int:
+    """Appends the URL assets, then the job; answers the job's position."""
+    # Assets first: when the job's creation is seen, every asset it awaits already exists.
+    for event in registered:
+        await store.append(
+            stream_id("asset", event.asset_id),
+            [NewEvent(event=event, id=ids.new(f"event:asset:{event.asset_id}"))],
+            NO_STREAM,
+            metadata,
+        )
+    existing = await store.read_stream(job_stream(job_id))
+    if existing:  # a retry whose first attempt created the job but lost its answer
+        return existing[0].position
+    command = CreateJob(
+        job_id=job_id,
+        user_id=user,
+        context=data.job_context(),
+        ad_basics=data.ad_basics_value(),
+        creative=creative,
+    )
+    _, recorded = await execute(
+        store,
+        job_id,
+        command,
+        metadata,
+        event_ids=[ids.new("event:job.created")],
+        guards=guards,
+    )
+    return recorded[-1].position
+
+
 @post(
     "/dry-run",
     status_code=200,
@@ -155,7 +192,7 @@ async def dry_run(api: ApiState, user: str, data: JobBody) -> DryRunView:
         pool, user, data.context.client_id, data.context.campaign_id, prefix="context"
     )
     settings = api.settings
-    creative, registered = await resolve_creative(
+    creative, registered, _ = await resolve_creative(
         pool, user, data, IdSource(user), "dry-run", settings
     )
     low, high = scene_count_range(creative.duration_seconds)

@@ -5,6 +5,7 @@ Shared by everything that reaches outside URLs (the downloader, webhook deliveri
 from __future__ import annotations
 
 from adpipe.errors import AdpipeError
+from adpipe.net.redact import redact_text, redact_url
 
 # The HTTP status the API answers with when a download fails while a client waits for it.
 # A permanent failure is about the URL or its content (422), an oversize body is 413, and a
@@ -18,6 +19,9 @@ class DownloadError(AdpipeError):
     `code` is stable for machines ("http_404", "too_large", "timeout", "ssrf_refused",
     "invalid_content", "too_many_redirects", "redirect_loop", …); `transient` says whether the
     same request may succeed later; `retry_after` carries a server's Retry-After (seconds).
+
+    Messages are built from redacted URLs; the detail and url are redacted here once more, so a
+    library error quoting the URL it was given cannot carry a credential into an event either.
     """
 
     title = "Download failed"
@@ -31,6 +35,8 @@ class DownloadError(AdpipeError):
         url: str | None = None,
         retry_after: float | None = None,
     ) -> None:
+        detail = redact_text(detail)
+        url = redact_url(url) if url is not None else None
         super().__init__(detail, code=code, transient=transient, url=url)
         self.code = code
         self.transient = transient

@@ -14,6 +14,7 @@ from typing import Protocol
 from yarl import URL
 
 from adpipe.net.errors import DownloadError, UrlRefused
+from adpipe.net.redact import redact_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -145,15 +146,16 @@ class UrlGuard:
     def check_scheme(self, url: str | URL) -> URL:
         """The parsed URL if it is absolute http(s) with a host; otherwise UrlRefused."""
         parsed = URL(url) if isinstance(url, str) else url
+        quoted = redact_url(str(url))  # refusals never echo a credential
         if parsed.scheme not in ALLOWED_SCHEMES:
             shown = parsed.scheme or "no scheme"
             raise UrlRefused(
-                f"only http and https URLs can be fetched, not {shown}: {url}",
+                f"only http and https URLs can be fetched, not {shown}: {quoted}",
                 code="unsupported_scheme",
-                url=str(url),
+                url=quoted,
             )
         if not parsed.raw_host:
-            raise UrlRefused(f"the URL has no host: {url}", code="invalid_url", url=str(url))
+            raise UrlRefused(f"the URL has no host: {quoted}", code="invalid_url", url=quoted)
         return parsed
 
     async def check_url(self, url: str | URL) -> URL:

@@ -1,8 +1,10 @@
 """Managing subscriptions for the API: subscribe, read, update, delete, rotate, test, deliveries.
 
-Writes are events on `webhook-<id>` (the secret stays in `webhook_secrets`); single reads fold the
-stream, the list reads the `webhooks` read model after waiting for it to reach our own writes.
-Another user's webhook answers NotFound, never a hint that it exists.
+Writes are events on `webhook-<id>` (the secret stays in `webhook_secrets`); a URL with credentials
+in it (`?token=…`, `user:pass@`) is recorded redacted, the full URL kept in `url_secrets` for the
+sender while the webhook exists. Single reads fold the stream, the list reads the `webhooks` read
+model after waiting for it to reach our own writes. Another user's webhook answers NotFound, never
+a hint that it exists.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from adpipe.events.webhook import (
     WebhookUpdated,
 )
 from adpipe.net import DownloadError, UrlGuard
+from adpipe.net.redact import redact_text, redact_url
 from adpipe.projector import wait_for_projections
+from adpipe.storage import url_secrets
 from adpipe.storage.eventstore import NO_STREAM
 
 from . import outbox, signing
@@ -128,16 +132,22 @@ class Webhooks:
         secret = signing.new_secret()
         async with self.core.pool.connection() as conn:
             await signing.store_secret(conn, webhook_id, secret)
+        # Like the signing secret, the URL's credentials are kept before the event, never in it.
+        await url_secrets.remember(self.core.pool, "webhook", {webhook_id: request.url})
         event = WebhookSubscribed(
             webhook_id=webhook_id,
             user_id=user_id,
-            url=request.url,
+            url=redact_url(request.url),
             events=_unique(request.events),
             description=request.description,
         )
-        recorded = await self.core.store.append(
-            _stream(webhook_id), [event], NO_STREAM, metadata or _metadata(user_id)
-        )
+        try:
+            recorded = await self.core.store.append(
+                _stream(webhook_id), [event], NO_STREAM, metadata or _metadata(user_id)
+            )
+        except Exception:
+            await url_secrets.forget(self.core.pool, "webhook", [webhook_id])
+            raise
         await self._settle(recorded)
         view = view_of(fold(recorded))
         return WebhookCreated(**msgspec.structs.asdict(view), secret=secret)
@@ -156,10 +166,15 @@ class Webhooks:
             request.description if request.description is not None else state.description,
             check_url=request.url is not None and request.url != state.url,
         )
+        if request.url is not None:
+            # The full URL first (or its row dropped if the new one has no credentials); the
+            # event records it redacted, so a change of token alone appends nothing.
+            await url_secrets.remember(self.core.pool, "webhook", {webhook_id: request.url})
+        shown_url = redact_url(request.url) if request.url is not None else None
 
         def decide(state: WebhookState) -> list[Event]:
             new = WebhookUpdated(
-                url=request.url if request.url is not None else state.url,
+                url=shown_url if shown_url is not None else state.url,
                 events=_unique(request.events) if request.events is not None else [*state.events],
                 enabled=request.enabled if request.enabled is not None else state.enabled,
                 description=(
@@ -180,6 +195,7 @@ class Webhooks:
         await self._execute(user_id, webhook_id, lambda _: [WebhookDeleted()], metadata)
         async with self.core.pool.connection() as conn:
             await signing.delete_secret(conn, webhook_id)
+        await url_secrets.forget(self.core.pool, "webhook", [webhook_id])
 
     async def rotate_secret(
         self, user_id: str, webhook_id: str, metadata: Metadata | None = None
@@ -344,7 +360,7 @@ class Webhooks:
         except DownloadError as exc:
             return exc.detail
         except ValueError as exc:  # not a URL at all
-            return f"not a valid URL: {exc}"
+            return redact_text(f"not a valid URL: {exc}")
         return None
 
 
