@@ -345,31 +345,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     if not values["database_url"] and (stack := running_stack(str(values["home"]))) is not None:
         values["database_url"] = stack.database_url
         values["nats_url"] = values["nats_url"] or stack.nats_url
-    if "ADPIPE_MAX_ACTIVE_JOBS_PER_USER" in env:
-        values["max_active_jobs_per_user"] = int(env["ADPIPE_MAX_ACTIVE_JOBS_PER_USER"])
-    if "ADPIPE_REQUESTS_PER_SECOND_PER_USER" in env:
-        values["requests_per_second_per_user"] = float(env["ADPIPE_REQUESTS_PER_SECOND_PER_USER"])
-    if "ADPIPE_UPLOAD_BYTES_PER_DAY_PER_USER" in env:
-        values["upload_bytes_per_day_per_user"] = int(env["ADPIPE_UPLOAD_BYTES_PER_DAY_PER_USER"])
-    if "ADPIPE_MAX_WEBHOOKS_PER_USER" in env:
-        values["max_webhooks_per_user"] = int(env["ADPIPE_MAX_WEBHOOKS_PER_USER"])
-    if "ADPIPE_SSE_HEARTBEAT_SECONDS" in env:
-        values["sse_heartbeat_seconds"] = float(env["ADPIPE_SSE_HEARTBEAT_SECONDS"])
-    if "ADPIPE_SSE_STREAMS_PER_KEY" in env:
-        values["sse_streams_per_key"] = int(env["ADPIPE_SSE_STREAMS_PER_KEY"])
     values.update(_observability(env))
-    if "ADPIPE_UPLOAD_MAX_BYTES" in env:
-        values["upload_max_bytes"] = int(env["ADPIPE_UPLOAD_MAX_BYTES"])
-    # The cluster: how many copies JetStream keeps, and how soon a dead worker's message returns.
+    # The cluster: how many copies JetStream keeps (1 to 5, checked here).
     if "ADPIPE_STREAM_REPLICAS" in env:
         values["stream_replicas"] = _whole(env, "ADPIPE_STREAM_REPLICAS", 1, 5)
-    if "ADPIPE_ACK_WAIT_SECONDS" in env:
-        values["ack_wait_seconds"] = float(env["ADPIPE_ACK_WAIT_SECONDS"])
-    if "ADPIPE_TTS_TIMEOUT_SECONDS" in env:
-        values["tts_timeout_seconds"] = float(env["ADPIPE_TTS_TIMEOUT_SECONDS"])
-    if "ADPIPE_TTS_RETRIES" in env:
-        values["tts_retries"] = int(env["ADPIPE_TTS_RETRIES"])
-    values.update(_limits_from(env))
+    values.update(_from_env(env))
     values["replicas"] = _replicas(env)
     for name in (
         "restart_backoff_seconds",
@@ -384,8 +364,19 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     return msgspec.convert(values, Settings)
 
 
-# Limits an operator tunes per deployment, read as ADPIPE_<NAME> (ADPIPE_MEDIA_MEMORY_BYTES=…).
-_ENV_LIMITS = (
+# Tunables an operator sets per deployment, read as ADPIPE_<NAME> (ADPIPE_MEDIA_MEMORY_BYTES=…)
+# and converted to the field's type; a variable that is set must parse.
+_FROM_ENV = (
+    "upload_max_bytes",
+    "ack_wait_seconds",
+    "tts_timeout_seconds",
+    "tts_retries",
+    "max_active_jobs_per_user",
+    "requests_per_second_per_user",
+    "upload_bytes_per_day_per_user",
+    "max_webhooks_per_user",
+    "sse_heartbeat_seconds",
+    "sse_streams_per_key",
     "max_crashes",
     "download_jobs_per_user",
     "fair_share_retry_seconds",
@@ -404,12 +395,12 @@ _ENV_LIMITS = (
 _DEADLINE_PREFIX = "ADPIPE_HANDLER_DEADLINE_"  # + service name: ADPIPE_HANDLER_DEADLINE_RENDERER
 
 
-def _limits_from(env: Mapping[str, str]) -> dict[str, object]:
+def _from_env(env: Mapping[str, str]) -> dict[str, object]:
     types = {f.name: f.type for f in msgspec.structs.fields(Settings)}
     found: dict[str, object] = {}
-    for name in _ENV_LIMITS:
+    for name in _FROM_ENV:
         raw = env.get(f"ADPIPE_{name.upper()}")
-        if raw:
+        if raw is not None:
             try:
                 found[name] = msgspec.convert(raw, types[name], strict=False)
             except msgspec.ValidationError as exc:
