@@ -8,30 +8,22 @@ it. Its own retries are off (`num_retries=0`, `max_retries=0`); this module deci
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import functools
-import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any, Protocol
 
 import msgspec
 
 from adpipe.events.base import Usage
+from adpipe.litellm_calls import is_transient, litellm_module, retry_after, summary
 from adpipe.observability import tracing
 from adpipe.observability.providers import record_llm_call
 
 from .brief import PlannerSettings
 from .plan import PlanningFailed
 from .prompt import Message
-
-# litellm fetches its price list from GitHub at import unless told to use the bundled copy; adpipe
-# never talks to the internet behind the operator's back.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-_TRANSIENT_STATUS = frozenset({408, 409, 425, 429})
 
 
 class Reply(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,62 +38,6 @@ class ChatModel(Protocol):
     model: str
 
     async def complete(self, messages: list[Message], response_format: dict[str, Any]) -> Reply: ...
-
-
-@functools.cache
-def _litellm() -> ModuleType:
-    import litellm
-
-    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on stdout
-    litellm.telemetry = False
-    return litellm
-
-
-def _is_transient(exc: BaseException, litellm: ModuleType) -> bool:
-    if isinstance(exc, TimeoutError | ConnectionError):
-        return True
-    transient = (
-        litellm.RateLimitError,
-        litellm.Timeout,
-        litellm.APIConnectionError,
-        litellm.InternalServerError,
-        litellm.ServiceUnavailableError,
-        litellm.BadGatewayError,
-    )
-    if isinstance(exc, transient):
-        return True
-    status = getattr(exc, "status_code", None)
-    return isinstance(status, int) and (status in _TRANSIENT_STATUS or status >= 500)
-
-
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds the provider asked us to wait (Retry-After / retry-after-ms), if it said."""
-    headers: Mapping[str, str] | None = getattr(exc, "litellm_response_headers", None) or getattr(
-        getattr(exc, "response", None), "headers", None
-    )
-    if not headers:
-        return None
-    if (millis := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-
-
-def _summary(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:300] + "…"
 
 
 class LiteLLMChat:
@@ -130,7 +66,7 @@ class LiteLLMChat:
         return delay * self._rng.uniform(0.5, 1.0)
 
     async def complete(self, messages: list[Message], response_format: dict[str, Any]) -> Reply:
-        litellm = _litellm()
+        litellm = litellm_module()
         settings = self._settings
         extra: dict[str, Any] = {"api_base": settings.api_base} if settings.api_base else {}
         last: BaseException | None = None
@@ -160,11 +96,11 @@ class LiteLLMChat:
                             **extra,
                         )
             except Exception as exc:
-                transient = _is_transient(exc, litellm)
+                transient = is_transient(exc)
                 outcome = "error" if transient else "rejected"
                 record_llm_call(self.model, outcome, time.perf_counter() - started)
                 if not transient:
-                    raise PlanningFailed(f"LLM request rejected: {_summary(exc)}") from exc
+                    raise PlanningFailed(f"LLM request rejected: {summary(exc)}") from exc
                 last = exc
                 continue
             reply = self._reply(response, litellm)
@@ -172,7 +108,7 @@ class LiteLLMChat:
             return reply
         assert last is not None
         raise PlanningFailed(
-            f"LLM provider unavailable: {_summary(last)} "
+            f"LLM provider unavailable: {summary(last)} "
             f"(gave up after {settings.provider_retries + 1} tries)"
         ) from last
 

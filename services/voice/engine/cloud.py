@@ -10,82 +10,25 @@ first use: it takes seconds, and an offline deployment never needs it.
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import functools
-import os
-import time
-from collections.abc import Mapping
-from types import ModuleType
 from typing import Any
 
 import av
 
+from adpipe.litellm_calls import (
+    is_transient,
+    litellm_module,
+    retry_after,
+    status_of,
+    summary,
+)
 from adpipe.voices import CLOUD_ENGINE
 
 from .pcm import decode_mono
 from .speech import Speech, TTSFailed
 from .timing import estimate_from_energy
 
-# litellm fetches its price list from GitHub at import unless told to use the bundled copy.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 ANALYSIS_RATE = 16_000  # decoded at this rate for duration and energy: plenty for speech
 MAX_CHARACTERS = 4096  # OpenAI's limit per request; scripts are far shorter
-_TRANSIENT_STATUS = frozenset({408, 409, 425, 429})
-
-
-@functools.cache
-def _litellm() -> ModuleType:
-    import litellm
-
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    return litellm
-
-
-def _status(exc: BaseException) -> int | None:
-    status = getattr(exc, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def _is_transient(exc: BaseException, litellm: ModuleType) -> bool:
-    if isinstance(exc, TimeoutError | ConnectionError):
-        return True
-    transient = (
-        litellm.RateLimitError,
-        litellm.Timeout,
-        litellm.APIConnectionError,
-        litellm.InternalServerError,
-        litellm.ServiceUnavailableError,
-        litellm.BadGatewayError,
-    )
-    if isinstance(exc, transient):
-        return True
-    status = _status(exc)
-    return status is not None and (status in _TRANSIENT_STATUS or status >= 500)
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    headers: Mapping[str, str] | None = getattr(exc, "litellm_response_headers", None) or getattr(
-        getattr(exc, "response", None), "headers", None
-    )
-    if not headers:
-        return None
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
-def _summary(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:300] + "…"
 
 
 class CloudSynthesizer:
@@ -142,7 +85,7 @@ class CloudSynthesizer:
         )
 
     async def _request(self, text: str, voice: str, speed: float) -> bytes:
-        litellm = _litellm()
+        litellm = litellm_module()
         extra: dict[str, Any] = {"api_base": self._api_base} if self._api_base else {}
         try:
             # litellm's timeout covers the HTTP call; this one also bounds its bookkeeping.
@@ -164,16 +107,16 @@ class CloudSynthesizer:
                 transient=True,
             ) from None
         except Exception as exc:
-            if _is_transient(exc, litellm):
-                status = _status(exc)
+            if is_transient(exc):
+                status = status_of(exc)
                 raise TTSFailed(
-                    f"the TTS provider is unavailable ({status or 'no answer'}): {_summary(exc)}",
+                    f"the TTS provider is unavailable ({status or 'no answer'}): {summary(exc)}",
                     code="rate_limited" if status == 429 else "unavailable",
                     transient=True,
-                    retry_after=_retry_after(exc),
+                    retry_after=retry_after(exc),
                 ) from None
             raise TTSFailed(
-                f"the TTS provider rejected the request: {_summary(exc)}", code="rejected"
+                f"the TTS provider rejected the request: {summary(exc)}", code="rejected"
             ) from None
         content = getattr(response, "content", None)
         if not isinstance(content, bytes | bytearray) or not content:
