@@ -11,11 +11,9 @@ client.created, campaign.created, webhook.subscribed): a user's webhooks see onl
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncGenerator, Sequence
-from typing import TYPE_CHECKING, Any, Final, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -27,7 +25,7 @@ from adpipe.events.webhook import (
     WebhookTest,
     WebhookUpdated,
 )
-from adpipe.storage.subscription import Waker, follow
+from adpipe.storage.catchup import CatchUpReader
 from adpipe.webhooks.outbox import CHANNEL, NewMessage, close_pending, enqueue
 from adpipe.webhooks.patterns import matches
 
@@ -36,6 +34,7 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
     from adpipe.storage.eventstore import EventStore
+    from adpipe.storage.subscription import Waker
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +51,12 @@ Routes = dict[str, dict[str, Route]]  # user id -> webhook id -> route
 
 
 class Dispatcher:
+    """The webhook routing fold, run by the shared catch-up reader under its own checkpoint.
+
+    An event it cannot route holds the dispatcher (the reader retries the batch with backoff)
+    rather than being skipped: a webhook receiver must never silently miss an event.
+    """
+
     def __init__(
         self,
         store: EventStore,
@@ -61,96 +66,52 @@ class Dispatcher:
         batch_size: int = 500,
         poll_seconds: float = 1.0,
     ) -> None:
-        self.store = store
-        self.pool = pool
-        self.waker = waker
-        self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
+        self.reader = CatchUpReader(
+            CHECKPOINT,
+            store,
+            pool,
+            _route_batch,
+            waker=waker,
+            batch_size=batch_size,
+            poll_seconds=poll_seconds,
+        )
 
     async def run(self) -> None:
         """Follows the log until cancelled, restarting from the checkpoint after an error."""
-        delay = 0.2
-        while True:
-            try:
-                position = await self.checkpoint()
-                # follow() is an async generator; closing it ends its wait at once.
-                batches = cast(
-                    "AsyncGenerator[list[Envelope], None]",
-                    follow(
-                        self.store,
-                        position,
-                        self.waker,
-                        batch_size=self.batch_size,
-                        poll_seconds=self.poll_seconds,
-                    ),
-                )
-                async with contextlib.aclosing(batches):
-                    async for batch in batches:
-                        if not await self.apply_batch(position, batch):
-                            break  # another dispatcher moved the checkpoint: re-read it
-                        position = batch[-1].position
-                        delay = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("webhook dispatcher failed (%s); restarting", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        await self.reader.run()
 
     async def checkpoint(self) -> int:
-        async with self.pool.connection() as conn:
-            await conn.execute(
-                "INSERT INTO checkpoints (name, position) VALUES (%s, 0) ON CONFLICT DO NOTHING",
-                [CHECKPOINT],
-            )
-            cur = await conn.execute(
-                "SELECT position FROM checkpoints WHERE name = %s", [CHECKPOINT]
-            )
-            row = await cur.fetchone()
-            return int(row[0]) if row else 0
+        return await self.reader.checkpoint()
 
     async def catch_up(self) -> int:
         """Routes everything up to the log's current end once (tests use this)."""
-        position = await self.checkpoint()
-        while batch := await self.store.read_all(position, self.batch_size):
-            if not await self.apply_batch(position, batch):
-                position = await self.checkpoint()
-                continue
-            position = batch[-1].position
-        return position
+        return await self.reader.catch_up()
 
     async def apply_batch(self, expected: int, batch: Sequence[Envelope]) -> bool:
         """Routes a batch atomically with the checkpoint; False if the checkpoint moved."""
-        async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                "SELECT position FROM checkpoints WHERE name = %s FOR UPDATE", [CHECKPOINT]
-            )
-            row = await cur.fetchone()
-            if row is None or int(row[0]) != expected:
-                return False
-            owners = await _owners(conn, {e.stream for e in batch})
-            routes = await _load_routes(conn, set(owners.values()))
-            messages: list[NewMessage] = []
-            enqueued = 0
-            for envelope in batch:
-                owner = owners.get(envelope.stream)
-                if owner is not None:
-                    messages.extend(_messages(routes.get(owner, {}), envelope))
-                if envelope.kind == "webhook" and owner is not None:
-                    # Route changes may end pending messages: write the earlier ones first.
-                    await enqueue(conn, messages)
-                    enqueued += len(messages)
-                    messages = []
-                    await _fold_route(conn, routes.setdefault(owner, {}), owner, envelope)
+        return await self.reader.apply_batch(expected, batch)
+
+
+async def _route_batch(conn: AsyncConnection[Any], batch: Sequence[Envelope]) -> None:
+    owners = await _owners(conn, {e.stream for e in batch})
+    routes = await _load_routes(conn, set(owners.values()))
+    messages: list[NewMessage] = []
+    enqueued = 0
+    for envelope in batch:
+        owner = owners.get(envelope.stream)
+        if owner is not None:
+            messages.extend(_messages(routes.get(owner, {}), envelope))
+        if envelope.kind == "webhook" and owner is not None:
+            # Route changes may end pending messages: write the earlier ones first.
             await enqueue(conn, messages)
             enqueued += len(messages)
-            await conn.execute(
-                "UPDATE checkpoints SET position = %s, updated_at = now() WHERE name = %s",
-                [batch[-1].position, CHECKPOINT],
-            )
-            if enqueued:
-                await conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, str(enqueued)])
-        return True
+            messages = []
+            await _fold_route(conn, routes.setdefault(owner, {}), owner, envelope)
+    await enqueue(conn, messages)
+    enqueued += len(messages)
+    if enqueued:
+        # Delivered at commit, with the checkpoint: wakes the senders.
+        await conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, str(enqueued)])
 
 
 async def _owners(conn: AsyncConnection[Any], streams: set[str]) -> dict[str, str]:

@@ -1,9 +1,9 @@
 """The projection runtime: catch-up readers of the log that fold events into read-model tables.
 
-Each projection keeps its checkpoint row in the same transaction as its table writes, so an event
-takes effect exactly once however often the projector crashes and restarts. The batch transaction
-first locks the checkpoint row and checks it still holds the position the batch started from:
-two projector processes, or a rebuild running beside one, can never apply a batch twice.
+Each projection is a `CatchUpReader` (`storage/catchup.py`, shared with the webhook dispatcher):
+its checkpoint row commits in the same transaction as its table writes, so an event takes effect
+exactly once however often the projector crashes and restarts, and two projector processes, or a
+rebuild running beside one, can never apply a batch twice.
 
 An event a projection cannot fold (a bug, data it does not expect) is skipped and recorded in
 `projection_failures` with its error, so one bad event degrades one read model instead of holding
@@ -21,13 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import psycopg
-
 from adpipe.errors import DependencyUnavailable
 from adpipe.observability import correlation
 from adpipe.observability.collectors import LOG_LAG
 
-from .storage.subscription import Waker, follow
+from .storage.catchup import CatchUpReader, transient
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -36,6 +34,7 @@ if TYPE_CHECKING:
     from adpipe.events.catalogue import Envelope
 
     from .storage.eventstore import EventStore
+    from .storage.subscription import Waker
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +74,28 @@ class Projector:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
 
+    def reader(self, projection: Projection) -> CatchUpReader:
+        """The projection's catch-up reader: its fold, with the skip-and-record slow path."""
+
+        async def fold(conn: AsyncConnection[Any], batch: Sequence[Envelope]) -> None:
+            await _fold(conn, projection, batch, isolate=False)
+
+        async def degrade(conn: AsyncConnection[Any], batch: Sequence[Envelope]) -> None:
+            # Some event of the batch does not fold: again, each event in a savepoint, so the
+            # others take effect and the bad one is recorded. Only this slow path pays for them.
+            await _fold(conn, projection, batch, isolate=True)
+
+        return CatchUpReader(
+            projection.checkpoint_name(),
+            self.store,
+            self.pool,
+            fold,
+            degrade=degrade,
+            waker=self.waker,
+            batch_size=self.batch_size,
+            poll_seconds=self.poll_seconds,
+        )
+
     async def run(self) -> None:
         """Runs every projection until cancelled, each restarting from its checkpoint on error."""
         correlation.bind(role_name="projector")
@@ -82,100 +103,20 @@ class Projector:
         with LOG_LAG.watching(self.pool):
             async with asyncio.TaskGroup() as group:
                 for projection in self.projections:
-                    group.create_task(self._supervise(projection), name=projection.name)
-
-    async def _supervise(self, projection: Projection) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await self._run_one(projection)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("projection %s failed (%s); restarting", projection.name, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                    group.create_task(self.reader(projection).run(), name=projection.name)
 
     async def checkpoint(self, projection: Projection) -> int:
-        async with self.pool.connection() as conn:
-            await conn.execute(
-                "INSERT INTO checkpoints (name, position) VALUES (%s, 0) ON CONFLICT DO NOTHING",
-                [projection.checkpoint_name()],
-            )
-            cur = await conn.execute(
-                "SELECT position FROM checkpoints WHERE name = %s", [projection.checkpoint_name()]
-            )
-            row = await cur.fetchone()
-            return int(row[0]) if row else 0
-
-    async def _run_one(self, projection: Projection) -> None:
-        position = await self.checkpoint(projection)
-        async for batch in follow(
-            self.store,
-            position,
-            self.waker,
-            batch_size=self.batch_size,
-            poll_seconds=self.poll_seconds,
-        ):
-            if not await self.apply_batch(projection, position, batch):
-                return  # someone else moved the checkpoint: restart from the stored one
-            position = batch[-1].position
+        return await self.reader(projection).checkpoint()
 
     async def apply_batch(
         self, projection: Projection, expected: int, batch: Sequence[Envelope]
     ) -> bool:
         """Applies a batch atomically with its checkpoint; False if the checkpoint moved."""
-        try:
-            return await self._apply_batch(projection, expected, batch, isolate=False)
-        except Exception as exc:
-            if _transient(exc):
-                raise
-            # Some event of the batch does not fold: again, each event in a savepoint, so the
-            # others take effect and the bad one is recorded. Only this slow path pays for them.
-            return await self._apply_batch(projection, expected, batch, isolate=True)
-
-    async def _apply_batch(
-        self, projection: Projection, expected: int, batch: Sequence[Envelope], *, isolate: bool
-    ) -> bool:
-        name = projection.checkpoint_name()
-        async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                "SELECT position FROM checkpoints WHERE name = %s FOR UPDATE", [name]
-            )
-            row = await cur.fetchone()
-            if row is None or int(row[0]) != expected:
-                return False
-            for envelope in batch:
-                if projection.handles is not None and envelope.type not in projection.handles:
-                    continue
-                if not isolate:
-                    await projection.apply(conn, envelope)
-                    continue
-                try:
-                    async with conn.transaction():  # a savepoint
-                        await projection.apply(conn, envelope)
-                except Exception as exc:
-                    if _transient(exc):
-                        raise
-                    await _record_failure(conn, projection, envelope, exc)
-            await conn.execute(
-                "UPDATE checkpoints SET position = %s, updated_at = now() WHERE name = %s",
-                [batch[-1].position, name],
-            )
-            await conn.execute(
-                "SELECT pg_notify(%s, %s)", [PROJECTIONS_CHANNEL, str(batch[-1].position)]
-            )
-        return True
+        return await self.reader(projection).apply_batch(expected, batch)
 
     async def catch_up(self, projection: Projection) -> int:
         """Applies everything up to the log's current end once (rebuilds and tests use this)."""
-        position = await self.checkpoint(projection)
-        while batch := await self.store.read_all(position, self.batch_size):
-            if not await self.apply_batch(projection, position, batch):
-                position = await self.checkpoint(projection)
-                continue
-            position = batch[-1].position
-        return position
+        return await self.reader(projection).catch_up()
 
     async def reset(self, projection: Projection) -> None:
         """Empties the projection's tables and rewinds its checkpoint, in one transaction."""
@@ -196,9 +137,24 @@ class Projector:
         return await self.catch_up(projection)
 
 
-def _transient(exc: BaseException) -> bool:
-    """The database went away or refused for now: retry the batch, skip nothing."""
-    return isinstance(exc, psycopg.OperationalError | psycopg.errors.SerializationFailure)
+async def _fold(
+    conn: AsyncConnection[Any], projection: Projection, batch: Sequence[Envelope], *, isolate: bool
+) -> None:
+    for envelope in batch:
+        if projection.handles is not None and envelope.type not in projection.handles:
+            continue
+        if not isolate:
+            await projection.apply(conn, envelope)
+            continue
+        try:
+            async with conn.transaction():  # a savepoint
+                await projection.apply(conn, envelope)
+        except Exception as exc:
+            if transient(exc):
+                raise
+            await _record_failure(conn, projection, envelope, exc)
+    # Delivered at commit, with the checkpoint: wakes API requests waiting to read their writes.
+    await conn.execute("SELECT pg_notify(%s, %s)", [PROJECTIONS_CHANNEL, str(batch[-1].position)])
 
 
 async def _record_failure(

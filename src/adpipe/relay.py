@@ -21,6 +21,7 @@ from adpipe.observability.metrics import RELAY_LEADER
 from adpipe.observability.relay import observed_publish
 
 from .bus import ensure_stream
+from .storage.catchup import read_checkpoint
 from .storage.subscription import Waker, follow
 
 if TYPE_CHECKING:
@@ -92,26 +93,22 @@ class Relay:
             await asyncio.sleep(self.poll_seconds)
 
     async def _relay(self, leader: psycopg.AsyncConnection[Any]) -> None:
-        await leader.execute(
-            "INSERT INTO checkpoints (name, position) VALUES (%s, 0) ON CONFLICT DO NOTHING",
-            [CHECKPOINT],
-        )
-        cur = await leader.execute("SELECT position FROM checkpoints WHERE name = %s", [CHECKPOINT])
-        row = await cur.fetchone()
-        position = int(row[0]) if row else 0
-        async for batch in follow(
+        position = await read_checkpoint(leader, CHECKPOINT)
+        batches = follow(
             self.store,
             position,
             self.waker,
             batch_size=self.batch_size,
             poll_seconds=self.poll_seconds,
-        ):
-            for envelope in batch:
-                await self._publish(envelope)
-            await leader.execute(
-                "UPDATE checkpoints SET position = %s, updated_at = now() WHERE name = %s",
-                [batch[-1].position, CHECKPOINT],
-            )
+        )
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                for envelope in batch:
+                    await self._publish(envelope)
+                await leader.execute(
+                    "UPDATE checkpoints SET position = %s, updated_at = now() WHERE name = %s",
+                    [batch[-1].position, CHECKPOINT],
+                )
 
     @observed_publish  # a producer span; its context goes out in the traceparent header
     async def _publish(self, envelope: Envelope) -> None:

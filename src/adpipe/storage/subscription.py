@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -95,7 +95,7 @@ async def follow(
     *,
     batch_size: int = 500,
     poll_seconds: float = 1.0,
-) -> AsyncIterator[list[Envelope]]:
+) -> AsyncGenerator[list[Envelope], None]:
     """Yields batches of the log in position order, forever, from just after `after_position`."""
     position = after_position
     while True:
