@@ -193,7 +193,6 @@ class ServiceRunner:
         self.spec = spec
         self.js = js
         self.handled = 0
-        self._inflight: set[asyncio.Task[None]] = set()
         self.attempts = Attempts(spec.journal, spec.name, spec.ack_wait)
 
     async def ensure_consumer(self) -> None:
@@ -221,18 +220,30 @@ class ServiceRunner:
     async def run(self, stop: asyncio.Event) -> None:
         """Fetches and handles until `stop` is set; rebuilds the subscription when it breaks.
 
-        On stop, handlers get `drain_seconds` to finish; the rest are stopped and their messages
-        handed back at once (nak), settled in the journal — a restart neither waits for a long
-        render nor leaves it counted as a crash. Cancelled, it stops them all straight away.
+        Handlers run in one TaskGroup, at most `concurrency` at once (a semaphore slot each).
+        On stop, fetching ends and handlers get `drain_seconds` to finish; the rest are stopped
+        and their messages handed back at once (nak, not acked: another instance gets them),
+        settled in the journal — a restart neither waits for a long render nor leaves it counted
+        as a crash. Cancelled, it stops them all straight away.
         """
+        slots = asyncio.Semaphore(self.spec.concurrency)
         try:
-            await self._consume(stop)
-        except asyncio.CancelledError:
-            await self._stop_inflight()
-            raise
-        await self._drain()
+            async with asyncio.timeout(None) as drain:
+                async with asyncio.TaskGroup() as handlers:
+                    await self._consume(stop, handlers, slots)
+                    # Leaving the group waits for the handlers still running, until the drain
+                    # deadline cancels them.
+                    drain.reschedule(asyncio.get_running_loop().time() + self.spec.drain_seconds)
+        except TimeoutError:
+            log.info(
+                "%s: handlers still running after %g s were stopped and handed back",
+                self.spec.name,
+                self.spec.drain_seconds,
+            )
 
-    async def _consume(self, stop: asyncio.Event) -> None:
+    async def _consume(
+        self, stop: asyncio.Event, handlers: asyncio.TaskGroup, slots: asyncio.Semaphore
+    ) -> None:
         delay = 0.2
         while not stop.is_set():
             try:
@@ -240,7 +251,7 @@ class ServiceRunner:
                 sub = await self._subscribe()
                 delay = 0.2
                 try:
-                    await self._fetch_loop(sub, stop)
+                    await self._fetch_loop(sub, stop, handlers, slots)
                 finally:
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
@@ -256,16 +267,19 @@ class ServiceRunner:
     async def _subscribe(self) -> Any:
         return await self.js.pull_subscribe_bind(durable=self.spec.name, stream=self.spec.stream)
 
-    async def _fetch_loop(self, sub: Any, stop: asyncio.Event) -> None:
+    async def _fetch_loop(
+        self, sub: Any, stop: asyncio.Event, handlers: asyncio.TaskGroup, slots: asyncio.Semaphore
+    ) -> None:
         idle = 0
         while not stop.is_set():
-            free = self.spec.concurrency - len(self._inflight)
-            if free <= 0:
-                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
-                continue
+            free = await self._take_slots(slots)
+            if not free:
+                continue  # every slot busy for a second: look at `stop` again
             try:
                 msgs = await sub.fetch(batch=free, timeout=1.0)
             except TimeoutError:
+                for _ in range(free):
+                    slots.release()
                 idle += 1
                 if idle % self.idle_check_fetches == 0:  # ~30 s idle: the consumer exists …
                     info = await self.js.consumer_info(self.spec.stream, self.spec.name)
@@ -278,23 +292,34 @@ class ServiceRunner:
                             f"{info.num_pending} messages wait but none came for {idle} s"
                         ) from None
                 continue
+            except BaseException:
+                for _ in range(free):
+                    slots.release()
+                raise
             idle = 0
+            for _ in range(free - len(msgs)):
+                slots.release()
             for msg in msgs:
-                task = asyncio.create_task(self._handle(msg))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
+                handlers.create_task(self._handle_in_slot(msg, slots))
 
-    async def _drain(self) -> None:
-        if self._inflight:
-            await asyncio.wait(self._inflight, timeout=self.spec.drain_seconds)
-        await self._stop_inflight()
+    async def _take_slots(self, slots: asyncio.Semaphore) -> int:
+        """Waits up to a second for a free slot, then takes every free one: the fetch size."""
+        taken = 0
+        # Bounded, so a stop is noticed while every slot is busy with a long render.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await slots.acquire()
+                taken = 1
+        while taken and not slots.locked():
+            await slots.acquire()  # a free slot: returns at once
+            taken += 1
+        return taken
 
-    async def _stop_inflight(self) -> None:
-        running = list(self._inflight)
-        for task in running:
-            task.cancel()
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
+    async def _handle_in_slot(self, msg: Msg, slots: asyncio.Semaphore) -> None:
+        try:
+            await self._handle(msg)
+        finally:
+            slots.release()
 
     async def _handle(self, msg: Msg) -> None:
         spec = self.spec
