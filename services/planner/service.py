@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -165,7 +164,8 @@ class Planner:
 
 
 def planner_settings(core: Core) -> PlannerSettings:
-    settings = PlannerSettings.from_env(os.environ)
+    settings = core.settings.planner
+    # The embedded runtime and tests name the model as llm_model (an override, not a variable).
     if core.settings.llm_model and settings.model is None:
         settings = msgspec.structs.replace(settings, model=core.settings.llm_model)
     return settings

@@ -20,7 +20,7 @@ from adpipe.services.downloader.engine import DownloadLimits, make_session
 from adpipe.webhooks.signing import signature_headers
 
 if TYPE_CHECKING:
-    from adpipe.webhooks.config import WebhookConfig
+    from adpipe.settings import WebhookConfig
 
 USER_AGENT = "adpipe-webhooks/0.1"
 

@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
     from adpipe.net import UrlGuard
+    from adpipe.settings import WebhookConfig
     from adpipe.storage.eventstore import EventStore
     from adpipe.storage.subscription import Waker
-    from adpipe.webhooks.config import WebhookConfig
 
 log = logging.getLogger(__name__)
 

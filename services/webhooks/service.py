@@ -13,13 +13,13 @@ from adpipe.net import UrlGuard
 from adpipe.observability import correlation
 from adpipe.storage.subscription import Waker
 from adpipe.webhooks import outbox
-from adpipe.webhooks.config import WebhookConfig, load_webhook_config
 
 from .dispatcher import Dispatcher
 from .sender import Sender
 
 if TYPE_CHECKING:
     from adpipe.context import Core
+    from adpipe.settings import WebhookConfig
 
 
 async def run_webhooks(
@@ -31,7 +31,7 @@ async def run_webhooks(
 ) -> None:
     """Routes and delivers webhooks until `stop` is set; safe to run in several processes."""
     correlation.bind(role_name="webhooks")
-    config = config or load_webhook_config()
+    config = config or core.settings.webhooks
     guard = guard or UrlGuard(allow_private=core.settings.allow_private_urls)
     outbox_waker = Waker(core.settings.database_url, outbox.CHANNEL)
     await outbox_waker.start()

@@ -140,6 +140,17 @@ def cmd_events_schema(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings_table(settings: Settings, args: argparse.Namespace) -> int:
+    from adpipe import settings_table
+
+    if args.write is None:
+        print(settings_table.table())
+        return 0
+    changed = settings_table.write_readme(Path(args.write))
+    print(f"{args.write}: {'updated' if changed else 'already up to date'}")
+    return 0
+
+
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     from adpipe.api.keys import create_key, revoke_key
 
@@ -190,6 +201,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None)
     p.add_argument("--check", action="store_true", help="exit 1 if the files are stale")
     p.set_defaults(func=cmd_events_schema)
+
+    p = sub.add_parser("settings", help="the tunables (Settings)")
+    settings_sub = p.add_subparsers(dest="settings_command", required=True)
+    p = settings_sub.add_parser("table", help="print every setting: variable, default, why")
+    p.add_argument(
+        "--write",
+        nargs="?",
+        const="README.md",
+        default=None,
+        metavar="README",
+        help="put the table between the markers in README (default README.md)",
+    )
+    p.set_defaults(func=cmd_settings_table)
 
     p = sub.add_parser("keys", help="API keys")
     keys_sub = p.add_subparsers(dest="keys_command", required=True)

@@ -34,11 +34,96 @@ class Prices(msgspec.Struct, frozen=True, kw_only=True):
     currency: str = "USD"
 
 
+# The schedule Standard Webhooks senders commonly use (Svix's): the first try at once, then
+# retries 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h after each failure — about 28 h in all.
+STANDARD_RETRY_SCHEDULE: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+class WebhookConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """The webhooks service's tunables (`Settings.webhooks`), each read as ADPIPE_WEBHOOK_<NAME>."""
+
+    # The first attempt goes out at once; after the n-th failure the next one waits
+    # retry_schedule[n-1] seconds (comma-separated). When it is spent the delivery has failed.
+    retry_schedule: tuple[float, ...] = STANDARD_RETRY_SCHEDULE
+    # Each retry delay is scaled by a random factor in [1 - jitter, 1 + jitter], so endpoints
+    # that failed together do not all come back at the same instant.
+    jitter: float = 0.1
+    # An endpoint that has failed without a single success for this long is disabled (5 days).
+    disable_after_seconds: float = 5 * 24 * 3600.0
+    # Whole request bound; receivers should answer fast and do their work later.
+    timeout_seconds: float = 15.0
+    # A receiver that does not even accept the connection this fast is down, not slow.
+    connect_timeout_seconds: float = 5.0
+    # Deliveries in flight per sender process (one per endpoint and ordering key at most).
+    concurrency: int = 16
+    # Deliveries in flight for one user across all senders, claimed round-robin between users:
+    # an endpoint that hangs for the whole timeout holds at most this many of the 16 slots, so
+    # other users' deliveries still go out (a per-user cap, not just fair order, because a slow
+    # receiver holds its slot for the whole timeout whatever order it was claimed in).
+    concurrency_per_user: int = 4
+    # How long a claimed delivery stays reserved to its sender; past it another sender retries.
+    lease_seconds: float = 60.0
+    # Fallback poll of the outbox; new messages wake the sender through NOTIFY anyway.
+    poll_seconds: float = 1.0
+    # After a rotation the old secret signs too (a second signature) for this long.
+    secret_grace_seconds: float = 24 * 3600.0
+    # Finished deliveries (and their attempts) are kept this long for GET …/deliveries.
+    retention_days: float = 30.0
+    # How much of a receiver's answer body is kept with each attempt.
+    response_excerpt_bytes: int = 1024
+    # Events the dispatcher routes in one transaction: the projector's batch size, same reasons.
+    dispatch_batch_size: int = 500
+
+    def retry_delay(self, failures_before: int, unit: float) -> float | None:
+        """Wait after one more failure, jittered by `unit` in [0, 1); None when retries are spent.
+
+        `failures_before` counts the failures of this delivery before the one just seen.
+        """
+        if failures_before >= len(self.retry_schedule):
+            return None
+        base = self.retry_schedule[failures_before]
+        return base * (1.0 - self.jitter + 2 * self.jitter * unit)
+
+
+class PlannerSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """How to plan (`Settings.planner`), each read as ADPIPE_LLM_<NAME>. Without a model the
+    built-in planner answers and nothing leaves the machine."""
+
+    # litellm model name ("openai/gpt-4o-mini", "ollama/llama3.1", …); None => built-in planner.
+    model: str | None = None
+    # Answers that fail validation are fed back to the model this many times in all.
+    max_attempts: int = 3
+    # 429s, 5xx, timeouts and connection errors per call; the provider is down after that.
+    provider_retries: int = 4
+    # First backoff delay in seconds; it doubles per retry, with jitter, up to retry_max_delay.
+    retry_base_delay: float = 1.0
+    # Cap on one backoff (and on a provider's Retry-After) so a job never waits minutes silently.
+    retry_max_delay: float = 30.0
+    # One LLM request; storyboards are short, so a minute is generous even for slow local models.
+    timeout_seconds: float = 60.0
+    # Endpoint override; otherwise litellm's own env vars (OPENAI_API_BASE, …) decide.
+    api_base: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PlannerSettings:
+        """Reads ADPIPE_LLM_* variables; provider keys stay in litellm's own variables."""
+        return msgspec.convert(_section(env, cls, PLANNER_PREFIX), cls)
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every tunable, read by `load_settings`: field `name` from ADPIPE_<NAME> unless
+    `VARIABLES` names another source. The comment above a field is its documented reason: the
+    README's settings table is generated from them (`adpipe settings table`)."""
+
+    # Postgres, the log and the read models; empty: the one `adpipe up` in `home` started.
     database_url: str = ""
+    # NATS JetStream, which carries the log to the services; empty: as database_url.
     nats_url: str = ""
+    # Where `adpipe up` keeps its data, blobs, chain key and stack file.
     home: str = ".adpipe"
+    # Loopback by default: exposing the API is a deliberate choice.
     host: str = "127.0.0.1"
+    # The API's port.
     port: int = 8080
 
     # Pool sized for one process on a 2-core box; appends serialise on a table lock anyway.
@@ -52,10 +137,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     append_retries: int = 5
     # Subscribers re-read on NOTIFY; the poll is only a fallback for a lost notification.
     subscription_poll_seconds: float = 1.0
+    # Events one log read returns: large enough to amortise the round trip, small enough to
+    # keep a batch transaction short.
     read_batch_size: int = 500
 
+    # Events the relay reads at once; it still publishes them one by one, in order.
     relay_batch_size: int = 500
+    # The relay's fallback poll of the log when no NOTIFY arrives, and its leadership retry.
     relay_poll_seconds: float = 0.5
+    # The JetStream stream that carries the log.
     stream_name: str = "ADPIPE"
     # JetStream dedups by Nats-Msg-Id within this window (seconds); consumers are idempotent anyway.
     duplicate_window_seconds: float = 120.0
@@ -67,8 +157,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     # A message not acked within ack_wait is redelivered; heartbeats extend it for long work.
     ack_wait_seconds: float = 30.0
+    # Attempts of one message before its job fails with the reason (we count, not the server).
     max_deliver: int = 5
+    # Waits before the 2nd, 3rd, … attempt (comma-separated); the last repeats.
     retry_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 15.0, 60.0)
+    # Messages one service process handles at once (its semaphore's slots).
     service_concurrency: int = 4
     # A message whose handling killed its process this many times fails its job with that
     # reason: a poisonous job costs two crashes, not one per remaining retry.
@@ -166,6 +259,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Longest video or audio: a render lasts at most 30 minutes, so a longer source is no ad's.
     media_max_duration_seconds: float = 1800.0
 
+    # The storyboard's litellm model for every process (ADPIPE_LLM_MODEL); None: built-in planner.
     llm_model: str | None = None
     # The secret that keys the log's tamper-evident chain; never stored in the database.
     # From ADPIPE_CHAIN_KEY, the file ADPIPE_CHAIN_KEY_FILE names, or <home>/chain.key (which
@@ -185,9 +279,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # services' backoff, before the narration fails with the reason.
     tts_retries: int = 3
 
+    # Asset and webhook URLs may name private addresses: only for tests and closed networks.
     allow_private_urls: bool = False
+    # One upload's size: a 1080p source clip of a few minutes fits with room to spare.
     upload_max_bytes: int = 1024 * 1024 * 1024
+    # The price table behind estimates and costs (code only: it is part of the product).
     prices: Prices = Prices()
+    # The webhooks service (ADPIPE_WEBHOOK_<NAME>).
+    webhooks: WebhookConfig = WebhookConfig()
+    # The storyboard planner (ADPIPE_LLM_<NAME>).
+    planner: PlannerSettings = PlannerSettings()
 
     # Observability. Logs: "text" for people at a terminal, "json" (one object per line) for a
     # log pipeline. Worker roles serve Prometheus metrics on metrics_port + their role's offset
@@ -330,26 +431,26 @@ def _replicas(env: Mapping[str, str]) -> dict[str, int]:
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Read the environment once; explicit overrides win (tests and the embedded runtime)."""
     env = os.environ if env is None else env
-    values: dict[str, object] = {
-        "database_url": env.get("DATABASE_URL", ""),
-        "nats_url": env.get("NATS_URL", ""),
-        "home": env.get("ADPIPE_HOME", ".adpipe"),
-        "host": env.get("ADPIPE_HOST", "127.0.0.1"),
-        "port": int(env.get("ADPIPE_PORT", "8080")),
-        "llm_model": env.get("ADPIPE_LLM_MODEL") or None,
-        "tts_model": env.get("ADPIPE_TTS_MODEL") or None,
-        "tts_voice": env.get("ADPIPE_TTS_VOICE") or None,
-        "allow_private_urls": _flag(env.get("ADPIPE_ALLOW_PRIVATE_URLS")),
-    }
-    values["chain_key"] = _chain_key(env, str(values["home"]))
-    if not values["database_url"] and (stack := running_stack(str(values["home"]))) is not None:
+    values: dict[str, object] = _section(env, Settings, "ADPIPE_", skip=_READ_APART)
+    values["database_url"] = env.get("DATABASE_URL", "")
+    values["nats_url"] = env.get("NATS_URL", "")
+    values["allow_private_urls"] = _flag(env.get("ADPIPE_ALLOW_PRIVATE_URLS"))
+    home = str(values.get("home", Settings.home))
+    values["chain_key"] = _chain_key(env, home)
+    if not values["database_url"] and (stack := running_stack(home)) is not None:
         values["database_url"] = stack.database_url
         values["nats_url"] = values["nats_url"] or stack.nats_url
     values.update(_observability(env))
     # The cluster: how many copies JetStream keeps (1 to 5, checked here).
     if "ADPIPE_STREAM_REPLICAS" in env:
         values["stream_replicas"] = _whole(env, "ADPIPE_STREAM_REPLICAS", 1, 5)
-    values.update(_from_env(env))
+    deadlines = {
+        key.removeprefix(_DEADLINE_PREFIX).lower(): float(value)
+        for key, value in env.items()
+        if key.startswith(_DEADLINE_PREFIX) and value
+    }
+    if deadlines:
+        values["handler_deadline_seconds"] = {**Settings().handler_deadline_seconds, **deadlines}
     values["replicas"] = _replicas(env)
     for name in (
         "restart_backoff_seconds",
@@ -360,56 +461,85 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         variable = f"ADPIPE_{name.upper()}"
         if variable in env:
             values[name] = _number(variable, env[variable], float)
+    for name, (prefix, section) in SECTIONS.items():
+        values[name] = _section(env, section, prefix)
     values.update(overrides)
     return msgspec.convert(values, Settings)
 
 
-# Tunables an operator sets per deployment, read as ADPIPE_<NAME> (ADPIPE_MEDIA_MEMORY_BYTES=…)
-# and converted to the field's type; a variable that is set must parse.
-_FROM_ENV = (
-    "upload_max_bytes",
-    "ack_wait_seconds",
-    "tts_timeout_seconds",
-    "tts_retries",
-    "max_active_jobs_per_user",
-    "requests_per_second_per_user",
-    "upload_bytes_per_day_per_user",
-    "max_webhooks_per_user",
-    "sse_heartbeat_seconds",
-    "sse_streams_per_key",
-    "max_crashes",
-    "download_jobs_per_user",
-    "fair_share_retry_seconds",
-    "download_max_retry_after_seconds",
-    "default_handler_deadline_seconds",
-    "render_memory_bytes",
-    "media_memory_bytes",
-    "media_cpu_seconds",
-    "media_wall_seconds",
-    "media_concurrency",
-    "media_max_image_pixels",
-    "media_max_frame_pixels",
-    "media_max_frames",
-    "media_max_duration_seconds",
-)
 _DEADLINE_PREFIX = "ADPIPE_HANDLER_DEADLINE_"  # + service name: ADPIPE_HANDLER_DEADLINE_RENDERER
+PLANNER_PREFIX = "ADPIPE_LLM_"
+WEBHOOK_PREFIX = "ADPIPE_WEBHOOK_"
 
+# Nested sections of Settings: each of their fields is read as <prefix><NAME>.
+SECTIONS: dict[str, tuple[str, type[msgspec.Struct]]] = {
+    "webhooks": (WEBHOOK_PREFIX, WebhookConfig),
+    "planner": (PLANNER_PREFIX, PlannerSettings),
+}
 
-def _from_env(env: Mapping[str, str]) -> dict[str, object]:
-    types = {f.name: f.type for f in msgspec.structs.fields(Settings)}
-    found: dict[str, object] = {}
-    for name in _FROM_ENV:
-        raw = env.get(f"ADPIPE_{name.upper()}")
-        if raw is not None:
-            try:
-                found[name] = msgspec.convert(raw, types[name], strict=False)
-            except msgspec.ValidationError as exc:
-                raise ValueError(f"ADPIPE_{name.upper()}={raw!r}: {exc}") from None
-    deadlines = {
-        key.removeprefix(_DEADLINE_PREFIX).lower(): float(value)
-        for key, value in env.items()
-        if key.startswith(_DEADLINE_PREFIX) and value
+# Fields not read as ADPIPE_<NAME>: where each comes from instead (None: set in code only).
+VARIABLES: dict[str, str | None] = {
+    "database_url": "DATABASE_URL",
+    "nats_url": "NATS_URL",
+    "chain_key": "ADPIPE_CHAIN_KEY / ADPIPE_CHAIN_KEY_FILE",
+    "otlp_traces_endpoint": "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT",
+    "handler_deadline_seconds": "ADPIPE_HANDLER_DEADLINE_<SERVICE>",
+    "replicas": "ADPIPE_REPLICAS_<ROLE>",
+    "download_max_bytes": None,
+    "prices": None,
+}
+# Read above by their own rules (validation, other names, prefixes), not by the generic reader.
+_READ_APART = frozenset(
+    {
+        *VARIABLES,
+        *SECTIONS,
+        "allow_private_urls",
+        "log_format",
+        "metrics_port",
+        "metrics_host",
+        "stream_replicas",
+        "restart_backoff_seconds",
+        "restart_backoff_max_seconds",
+        "restart_backoff_reset_seconds",
+        "stop_grace_seconds",
     }
-    if deadlines:
-        found["handler_deadline_seconds"] = {**Settings().handler_deadline_seconds, **deadlines}
+)
+
+# Variables read outside this module, on purpose:
+# - LITELLM_LOCAL_MODEL_COST_MAP is set (setdefault) wherever litellm is imported, before the
+#   import: litellm reads it at import time to use its bundled cost map instead of the internet.
+# - OPENAI_API_KEY, OPENAI_API_BASE / OPENAI_BASE_URL and the other providers' variables are
+#   litellm's own; the planner and voice pass nothing, so litellm finds them where users expect.
+# - ADPIPE_SUPERVISOR_PID (runtime/lifeline.py) and ADPIPE_ROLE_LABEL (cli.py) are how
+#   `adpipe up` tells the processes it starts who their parent is and what to call themselves:
+#   wiring between our own processes, not tunables an operator sets.
+# - The sandbox (sandbox/runner.py), the embedded Postgres (runtime/postgres.py) and
+#   `adpipe up` (runtime/stack.py) copy or filter os.environ to build a child process's
+#   environment: they pass variables on, they do not read settings from them.
+
+
+def _section(
+    env: Mapping[str, str],
+    struct: type[msgspec.Struct],
+    prefix: str,
+    skip: frozenset[str] = frozenset(),
+) -> dict[str, object]:
+    """The struct's fields set in `env` as <prefix><NAME>, converted to their types.
+
+    A variable that is set must parse (ValueError naming it); a blank one counts as unset.
+    Tuples are comma-separated ("1,5,15").
+    """
+    found: dict[str, object] = {}
+    for field in msgspec.structs.fields(struct):
+        variable = f"{prefix}{field.name.upper()}"
+        raw = env.get(variable, "").strip()
+        if field.name in skip or not raw:
+            continue
+        value: object = raw
+        if field.type == tuple[float, ...]:
+            value = [part.strip() for part in raw.split(",") if part.strip()]
+        try:
+            found[field.name] = msgspec.convert(value, field.type, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"{variable}={raw!r}: {exc}") from None
     return found

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from adpipe.observability.serve import start_metrics_server
-from adpipe.settings import Settings
+from adpipe.settings import PlannerSettings, Settings
 from testkit.api_stack import API, api_stack, run_job
 from testkit.core import eventually
 from testkit.llm import FakeOpenAI, completion, serve
@@ -42,10 +42,15 @@ STORYBOARD = completion(
 async def llm(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeOpenAI]:
     async with serve() as fake:
         fake.play(STORYBOARD, repeat_last=True)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
-        monkeypatch.setenv("ADPIPE_LLM_MODEL", MODEL)
-        monkeypatch.setenv("ADPIPE_LLM_API_BASE", fake.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")  # litellm's own variable
         yield fake
+
+
+@pytest.fixture
+def settings(settings: Settings, llm: FakeOpenAI) -> Settings:
+    """The planner reaches the fake LLM (settings are read once, so it is named here)."""
+    planner = PlannerSettings(model=MODEL, api_base=llm.url)
+    return msgspec.structs.replace(settings, planner=planner)
 
 
 @pytest.fixture

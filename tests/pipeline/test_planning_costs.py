@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 
 from adpipe.domain.job import RequestSceneRegeneration
 from adpipe.events.catalogue import Metadata
 from adpipe.events.job import JobFailed, RegenerationFailed, ScenesGenerated
 from adpipe.jobs import execute, job_stream, load_job
-from adpipe.settings import Settings
+from adpipe.settings import PlannerSettings, Settings
 from testkit.core import eventually
 from testkit.jobs import create_job, wait_for_status
 from testkit.llm import PROMPT_TOKENS, FakeOpenAI, completion, serve
@@ -41,12 +42,20 @@ GOOD = completion(
 @pytest.fixture
 async def llm(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeOpenAI]:
     async with serve() as fake:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
-        monkeypatch.setenv("ADPIPE_LLM_MODEL", "openai/gpt-4o-mini")
-        monkeypatch.setenv("ADPIPE_LLM_API_BASE", fake.url)
-        monkeypatch.setenv("ADPIPE_LLM_MAX_ATTEMPTS", str(ATTEMPTS))
-        monkeypatch.setenv("ADPIPE_LLM_RETRY_BASE_DELAY", "0.001")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")  # litellm's own variable
         yield fake
+
+
+@pytest.fixture
+def settings(settings: Settings, llm: FakeOpenAI) -> Settings:
+    """The planner reaches the fake LLM (settings are read once, so it is named here)."""
+    planner = PlannerSettings(
+        model="openai/gpt-4o-mini",
+        api_base=llm.url,
+        max_attempts=ATTEMPTS,
+        retry_base_delay=0.001,
+    )
+    return msgspec.structs.replace(settings, planner=planner)
 
 
 async def planning_cost(stack: RunningStack, job_id: str) -> float:

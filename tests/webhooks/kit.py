@@ -13,7 +13,7 @@ import uvicorn
 from adpipe.api.app import create_app
 from adpipe.api.server import ApiServer
 from adpipe.context import Core
-from adpipe.webhooks.config import WebhookConfig
+from adpipe.settings import WebhookConfig
 from adpipe.webhooks.manage import SubscribeRequest, Webhooks
 from webhooks.receiver import Receiver
 

@@ -16,7 +16,7 @@ from adpipe.net import UrlGuard
 from adpipe.services.webhooks.delivery import open_session
 from adpipe.services.webhooks.dispatcher import Dispatcher
 from adpipe.services.webhooks.sender import Sender
-from adpipe.webhooks.config import STANDARD_RETRY_SCHEDULE, WebhookConfig
+from adpipe.settings import STANDARD_RETRY_SCHEDULE, WebhookConfig
 from adpipe.webhooks.manage import SubscribeRequest, UpdateRequest, Webhooks
 from adpipe.webhooks.patterns import matches, pattern_problem
 from adpipe.webhooks.signing import signature_headers

@@ -32,7 +32,6 @@ from adpipe.storage import url_secrets
 from adpipe.storage.eventstore import NO_STREAM
 
 from . import outbox, signing
-from .config import WebhookConfig, load_webhook_config
 from .patterns import pattern_problem
 from .subscription import WebhookState, fold
 
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from adpipe.context import Core
+    from adpipe.settings import WebhookConfig
     from adpipe.storage.subscription import Waker
 
 READ_MODEL = "webhooks"
@@ -119,7 +119,7 @@ class Webhooks:
         self.core = core
         # Listening on the projector's channel, so read-your-writes waits wake at once.
         self.projections_waker = projections_waker
-        self.config = config or load_webhook_config()
+        self.config = config or core.settings.webhooks
         self.guard = guard or UrlGuard(allow_private=core.settings.allow_private_urls)
 
     # ---- writes ---------------------------------------------------------------------------
