@@ -13,13 +13,14 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import BadRequestError, NotFoundError, ServerError
 
 from adpipe.errors import AdpipeError, DependencyUnavailable
+from adpipe.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SUBJECTS = ["adpipe.>"]
-# What a stream gets when it is created and the caller did not say: JetStream's own 2 min dedup
-# window, and one copy (a single nats-server cannot hold more).
-DEFAULT_DUPLICATE_WINDOW = 120.0
+# What a stream gets when it is created and the caller did not say: the settings' default dedup
+# window (JetStream's own 2 min), and one copy (a single nats-server cannot hold more).
+DEFAULT_DUPLICATE_WINDOW = Settings().duplicate_window_seconds
 DEFAULT_REPLICAS = 1
 # JetStream refuses more than five copies of a stream.
 MAX_REPLICAS = 5
