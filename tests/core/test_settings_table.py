@@ -53,24 +53,21 @@ def test_a_field_is_read_from_the_variable_the_table_names() -> None:
     assert {name: getattr(settings, name) for name in expected} == expected
 
 
-def test_webhook_and_planner_sections_read_their_prefixed_variables() -> None:
-    settings = load_settings(
-        {
-            "ADPIPE_WEBHOOK_RETRY_SCHEDULE": "1, 2,3",
-            "ADPIPE_WEBHOOK_CONCURRENCY_PER_USER": "2",
-            "ADPIPE_WEBHOOK_LEASE_SECONDS": "90",
-            "ADPIPE_LLM_TIMEOUT_SECONDS": "12.5",
-            "ADPIPE_LLM_MODEL": "openai/gpt-4o-mini",
-            "ADPIPE_RETRY_BACKOFF_SECONDS": "2,4",
-        }
-    )
+def test_the_webhook_section_reads_adpipe_webhook_variables() -> None:
+    env = {"ADPIPE_WEBHOOK_RETRY_SCHEDULE": "1, 2,3", "ADPIPE_WEBHOOK_CONCURRENCY_PER_USER": "2"}
+    settings = load_settings({**env, "ADPIPE_WEBHOOK_LEASE_SECONDS": "90"})
     assert settings.webhooks == WebhookConfig(
         retry_schedule=(1.0, 2.0, 3.0), concurrency_per_user=2, lease_seconds=90.0
     )
+    assert load_settings({}).webhooks == WebhookConfig()
+
+
+def test_the_planner_section_reads_adpipe_llm_variables() -> None:
+    env = {"ADPIPE_LLM_TIMEOUT_SECONDS": "12.5", "ADPIPE_LLM_MODEL": "openai/gpt-4o-mini"}
+    settings = load_settings({**env, "ADPIPE_RETRY_BACKOFF_SECONDS": "2,4"})
     assert settings.planner == PlannerSettings(model="openai/gpt-4o-mini", timeout_seconds=12.5)
     assert settings.llm_model == "openai/gpt-4o-mini"
     assert settings.retry_backoff_seconds == (2.0, 4.0)
-    assert load_settings({}).webhooks == WebhookConfig()
 
 
 def test_a_webhook_setting_that_does_not_parse_names_its_variable() -> None:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -52,6 +53,7 @@ async def read_checkpoint(conn: AsyncConnection[Any], name: str) -> int:
     return int(row[0]) if row else 0
 
 
+@dataclass
 class CatchUpReader:
     """Folds the log from its checkpoint, batch by batch, each batch exactly once.
 
@@ -61,26 +63,15 @@ class CatchUpReader:
     stops the batch and `run` retries it from the checkpoint with backoff — nothing is skipped.
     """
 
-    def __init__(
-        self,
-        name: str,
-        store: EventStore,
-        pool: AsyncConnectionPool[Any],
-        fold: Fold,
-        *,
-        degrade: Fold | None = None,
-        waker: Waker | None = None,
-        batch_size: int = 500,
-        poll_seconds: float = 1.0,
-    ) -> None:
-        self.name = name
-        self.store = store
-        self.pool = pool
-        self.fold = fold
-        self.degrade = degrade
-        self.waker = waker
-        self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
+    name: str  # its checkpoint row
+    store: EventStore
+    pool: AsyncConnectionPool[Any]
+    fold: Fold
+    _: KW_ONLY
+    degrade: Fold | None = None
+    waker: Waker | None = None
+    batch_size: int = 500
+    poll_seconds: float = 1.0
 
     async def checkpoint(self) -> int:
         async with self.pool.connection() as conn:
