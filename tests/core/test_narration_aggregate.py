@@ -34,6 +34,7 @@ from adpipe.domain.narration import (
     scenes_to_narrate,
     spoken,
 )
+from adpipe.domain.regeneration import StoryboardRegeneration
 from adpipe.errors import InvalidTransition, ValidationFailed
 from adpipe.events.job import (
     AdBasics,
@@ -350,7 +351,7 @@ def test_random_review_sequences_keep_the_narration_promises(
 ) -> None:
     state = in_review()
     for kind, number, value in sequence:
-        if state.pending in ("all", "reject"):
+        if isinstance(state.regenerating, StoryboardRegeneration):
             # The planner answers the regeneration, at the storyboard's current length.
             # (Edits may have shrunk it below the 30 s first planned: scale every scene, so no
             # scene of the answer is ever shorter than the rules allow.)

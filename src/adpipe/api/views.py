@@ -9,6 +9,7 @@ import msgspec
 
 from adpipe.domain.job import JobState, Status
 from adpipe.domain.narration import adjustments
+from adpipe.domain.regeneration import SceneRegeneration, StoryboardRegeneration
 from adpipe.events.job import AdBasics, AspectRatio, Direction, JobContext, Resolution, Voiceover
 from adpipe.pricing import CostBreakdown
 from adpipe.projections.jobs import decode_state
@@ -279,16 +280,16 @@ def scene_view_of(state: JobState, scene: Any) -> SceneView:
 
 
 def _pending(state: JobState) -> PendingActionView | None:
-    pending = state.pending
-    if pending is None:
-        return None
-    feedback = state.pending_feedback
-    if pending.startswith("scene:"):
-        number = int(pending.removeprefix("scene:"))
-        return PendingActionView(action="regenerate_scene", scene_number=number, feedback=feedback)
-    if pending == "reject":
-        return PendingActionView(action="reject_storyboard", feedback=feedback)
-    return PendingActionView(action="regenerate_all_scenes", feedback=feedback)
+    match state.regenerating:
+        case SceneRegeneration(scene_number=number, feedback=feedback):
+            return PendingActionView(
+                action="regenerate_scene", scene_number=number, feedback=feedback
+            )
+        case StoryboardRegeneration(reason="reject", feedback=feedback):
+            return PendingActionView(action="reject_storyboard", feedback=feedback)
+        case StoryboardRegeneration(feedback=feedback):
+            return PendingActionView(action="regenerate_all_scenes", feedback=feedback)
+    return None
 
 
 def job_state(row: dict[str, Any]) -> JobState:
