@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Literal
 
 import msgspec
+
+from adpipe.events.asset import AssetType
 
 
 class Brief(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,7 +28,7 @@ class PlannerAsset(msgspec.Struct, frozen=True, kw_only=True):
     """One downloaded asset of the job; metadata is whatever the downloader could read."""
 
     id: str
-    type: Literal["image", "video", "audio"]
+    type: AssetType
     name: str
     width: int | None = None
     height: int | None = None
