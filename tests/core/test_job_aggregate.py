@@ -31,7 +31,6 @@ from adpipe.domain.regeneration import SceneRegeneration, StoryboardRegeneration
 from adpipe.errors import InvalidTransition, ValidationFailed
 from adpipe.events.asset import AssetMetadata
 from adpipe.events.job import (
-    AdBasics,
     AssetDownloaded,
     Creative,
     Direction,
@@ -39,6 +38,7 @@ from adpipe.events.job import (
     JobContext,
 )
 from adpipe.events.scene import Scene
+from testkit.seed import SMART_WATCH
 
 
 def create(assets: list[JobAssetRef] | None = None, duration: float = 30.0) -> CreateJob:
@@ -46,12 +46,7 @@ def create(assets: list[JobAssetRef] | None = None, duration: float = 30.0) -> C
         job_id="j1",
         user_id="u1",
         context=JobContext(client_id="c1"),
-        ad_basics=AdBasics(
-            product="Smart Watch",
-            target_audience="Tech enthusiasts",
-            key_message="Stay connected",
-            call_to_action="Buy Now",
-        ),
+        ad_basics=SMART_WATCH,
         creative=Creative(
             direction=Direction(style="Modern", tone="Energetic"),
             assets=assets or [JobAssetRef(asset_id="a1", type="image", name="Hero")],

@@ -37,7 +37,6 @@ from adpipe.domain.narration import (
 from adpipe.domain.regeneration import StoryboardRegeneration
 from adpipe.errors import InvalidTransition, ValidationFailed
 from adpipe.events.job import (
-    AdBasics,
     Creative,
     Direction,
     JobAssetRef,
@@ -48,6 +47,7 @@ from adpipe.events.job import (
 )
 from adpipe.events.narration import NarrationFailed, NarrationSynthesized, WordTiming
 from adpipe.events.scene import Scene
+from testkit.seed import SMART_WATCH
 
 
 def create(voiceover: Voiceover | None = Voiceover(voice="en-us")) -> CreateJob:
@@ -55,12 +55,7 @@ def create(voiceover: Voiceover | None = Voiceover(voice="en-us")) -> CreateJob:
         job_id="j1",
         user_id="u1",
         context=JobContext(client_id="c1"),
-        ad_basics=AdBasics(
-            product="Smart Watch",
-            target_audience="Tech enthusiasts",
-            key_message="Stay connected",
-            call_to_action="Buy Now",
-        ),
+        ad_basics=SMART_WATCH,
         creative=Creative(
             direction=Direction(style="Modern"),
             assets=[JobAssetRef(asset_id="a1", type="image")],
