@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from adpipe.settings import Settings, load_settings
+from testkit.loopback import serve_app
 from testkit.media import jpeg_bytes
 
 
@@ -47,15 +48,8 @@ async def media(tmp_path: Path) -> AsyncIterator[Media]:
 
     app = web.Application()
     app.router.add_get("/product.jpg", serve)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield Media(base=f"http://127.0.0.1:{port}")
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as base:
+        yield Media(base=base)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from adpipe.settings import Settings, load_settings
+from testkit.loopback import serve_app
 from testkit.media import jpeg_bytes, write_mp4
 
 
@@ -53,13 +54,5 @@ async def media(tmp_path: Path) -> AsyncIterator[MediaServer]:
 
     app = web.Application()
     app.router.add_get("/{name}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.base = f"http://127.0.0.1:{port}"
-    try:
+    async with serve_app(app) as server.base:
         yield server
-    finally:
-        await runner.cleanup()

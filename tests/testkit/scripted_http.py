@@ -12,6 +12,8 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from aiohttp import web
 
+from testkit.loopback import serve_app
+
 
 class Scripted(msgspec.Struct, frozen=True, kw_only=True):
     """What every scripted answer can do: wait `delay` seconds, fail with `status`."""
@@ -72,13 +74,6 @@ async def on_loopback(fake: P, *paths: str) -> AsyncIterator[P]:
     app = web.Application()
     for path in paths:
         app.router.add_post(path, fake.handle)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    fake.url = f"http://127.0.0.1:{port}/v1"
-    try:
+    async with serve_app(app) as base:
+        fake.url = f"{base}/v1"
         yield fake
-    finally:
-        await runner.cleanup()

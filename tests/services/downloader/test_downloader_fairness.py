@@ -14,6 +14,7 @@ from aiohttp import web
 from adpipe.settings import Settings, load_settings
 from testkit.core import eventually
 from testkit.jobs import create_job, url_asset, wait_for_status
+from testkit.loopback import serve_app
 from testkit.stack import running_stack
 
 if TYPE_CHECKING:
@@ -64,17 +65,11 @@ async def remote(samples: Samples) -> AsyncIterator[Remote]:
     app = web.Application()
     app.router.add_get("/fast.png", fast)
     app.router.add_get("/{name}", drip)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.base = f"http://127.0.0.1:{port}"
-    try:
-        yield server
-    finally:
-        done.set()
-        await runner.cleanup()
+    async with serve_app(app, shutdown_timeout=0.5) as server.base:
+        try:
+            yield server
+        finally:
+            done.set()  # the dripping responses end before the server shuts down
 
 
 async def test_one_users_dripping_downloads_do_not_starve_another_users_job(

@@ -24,6 +24,7 @@ from adpipe.settings import Settings, load_settings
 from adpipe.worker import Retry, ServiceRunner, service_spec
 from testkit.core import eventually
 from testkit.jobs import create_job, url_asset, wait_for_status
+from testkit.loopback import serve_app
 from testkit.stack import RunningStack, running_stack
 
 if TYPE_CHECKING:
@@ -65,16 +66,8 @@ async def remote(samples: Samples) -> AsyncIterator[Remote]:
 
     app = web.Application()
     app.router.add_get("/{name}", serve)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.base = f"http://127.0.0.1:{port}"
-    try:
+    async with serve_app(app, shutdown_timeout=0.5) as server.base:
         yield server
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_job_whose_asset_urls_are_bombs_fails_naming_the_url_and_the_limit(
