@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 import pytest
 from aiohttp import web
 
-from adpipe.settings import Settings, load_settings
+from adpipe.settings import Settings
 from testkit.core import eventually
 from testkit.jobs import create_job, url_asset, wait_for_status
 from testkit.loopback import serve_app
-from testkit.stack import running_stack
+from testkit.stack import loopback_settings, running_stack
 
 if TYPE_CHECKING:
     from testkit.samples import Samples
@@ -23,14 +23,11 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def settings(database_url: str, nats_url: str) -> Settings:
-    return load_settings(
-        {},
-        database_url=database_url,
-        nats_url=nats_url,
-        allow_private_urls=True,  # the "internet" here is a server on 127.0.0.1
+    return loopback_settings(
+        database_url,
+        nats_url,
         service_concurrency=2,  # so one user's share is a single slot
         fair_share_retry_seconds=0.3,
-        retry_backoff_seconds=(0.2, 0.5),
         download_retries=0,
         ack_wait_seconds=10.0,
         service_drain_seconds=0.5,
