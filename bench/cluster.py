@@ -47,6 +47,7 @@ from testkit.cluster import (
     wait_for_jetstream,
 )
 from testkit.media import jpeg_bytes
+from testkit.seed import job_body
 
 ROLES = ["api", "relay", "projector"]
 
@@ -78,21 +79,7 @@ class Api:
 
     async def create_jobs(self, client_id: str, image: str, count: int) -> list[str]:
         """Created at once: `Prefer: respond-async` answers 202 without waiting for the planner."""
-        body = {
-            "context": {"clientId": client_id},
-            "adBasics": {
-                "product": "Smart Watch",
-                "targetAudience": "Tech enthusiasts",
-                "keyMessage": "Stay connected",
-                "callToAction": "Buy Now",
-            },
-            "creative": {
-                "direction": {"style": "Modern", "tone": "Energetic"},
-                "assets": [{"url": image, "type": "image", "name": "Product"}],
-                "durationSeconds": 6,
-                "resolution": "720p",
-            },
-        }
+        body = job_body(client_id, image)
         answers = await asyncio.gather(
             *(
                 self.call("POST", "/jobs", json=body, headers={"Prefer": "respond-async"})

@@ -8,6 +8,9 @@ import msgspec
 
 from .base import Event
 
+# What an asset is, for every layer: the API's bodies and views, the probe, planner and renderer.
+AssetType = Literal["image", "video", "audio"]
+
 
 class AssetMetadata(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """What the content itself says about an asset (probed, never taken from the URL or headers)."""
@@ -30,7 +33,7 @@ class AssetRegistered(Event, frozen=True, kw_only=True, tag="asset.registered"):
     asset_id: str
     user_id: str
     name: str
-    asset_type: Literal["image", "video", "audio"]
+    asset_type: AssetType
     source_url: str | None = None
     client_id: str | None = None
     campaign_id: str | None = None

@@ -6,12 +6,11 @@ from typing import Literal
 
 import msgspec
 
-from .asset import AssetMetadata
+from .asset import AssetMetadata, AssetType
 from .base import Event, Usage
 from .narration import NarrationFailed, NarrationSynthesized
 from .scene import Scene
 
-AssetType = Literal["image", "video", "audio"]
 AspectRatio = Literal["16:9", "9:16", "1:1"]
 Resolution = Literal["720p", "1080p"]
 StoryboardReason = Literal["initial", "regenerate_all", "reject"]

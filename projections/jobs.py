@@ -69,7 +69,7 @@ async def _upsert_job(conn: AsyncConnection[Any], state: JobState, envelope: Env
             state.context.campaign_id,
             state.status,
             state.progress,
-            state.pending,
+            state.regenerating.describe() if state.regenerating else None,
             sorted(state.asset_ids),
             state.cost.planning,
             state.cost.rendering,

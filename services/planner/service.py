@@ -20,6 +20,7 @@ from adpipe.domain.job import (
     RecordSceneRegenerated,
     RecordStoryboard,
 )
+from adpipe.domain.regeneration import Regeneration, SceneRegeneration
 from adpipe.events.asset import AssetStored
 from adpipe.events.catalogue import Metadata, stream_id
 from adpipe.jobs import execute, load_job
@@ -98,8 +99,8 @@ class Planner:
         state = await load_job(self.core.store, job_id)
         if state.ready_to_plan:
             await self.plan(state, meta)
-        elif state.status == "storyboard_review" and state.pending is not None:
-            await self.regenerate(state, meta)
+        elif state.status == "storyboard_review" and state.regenerating is not None:
+            await self.regenerate(state, state.regenerating, meta)
 
     async def plan(self, state: JobState, meta: Metadata) -> None:
         try:
@@ -122,19 +123,17 @@ class Planner:
         )
         await execute(self.core.store, state.job_id, command, meta)
 
-    async def regenerate(self, state: JobState, meta: Metadata) -> None:
-        pending = state.pending or ""
+    async def regenerate(self, state: JobState, requested: Regeneration, meta: Metadata) -> None:
         brief, assets = brief_of(state), await self.assets_of(state)
         try:
-            if pending.startswith("scene:"):
-                number = int(pending.removeprefix("scene:"))
+            if isinstance(requested, SceneRegeneration):
                 scene_plan = await regenerate_scene(
                     brief,
                     assets,
                     list(state.scenes),
-                    number,
+                    requested.scene_number,
                     self.settings,
-                    feedback=state.pending_feedback,
+                    feedback=requested.feedback,
                     variant=state.regenerations + 1,
                 )
                 command: RecordSceneRegenerated | RecordStoryboard = RecordSceneRegenerated(
@@ -148,7 +147,7 @@ class Planner:
                     brief,
                     assets,
                     self.settings,
-                    feedback=state.pending_feedback,
+                    feedback=requested.feedback,
                     previous=list(state.scenes),
                     variant=state.storyboards,
                 )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from adpipe.domain.job import Command, JobState, decide, evolve
-from adpipe.errors import NotFound, StreamVersionConflict
+from adpipe.errors import StreamVersionConflict
 from adpipe.events.catalogue import Envelope, Metadata, NewEvent, stream_id
 from adpipe.observability.jobs import observed_command
 
@@ -28,13 +28,6 @@ async def load_job(store: EventStore, job_id: str) -> JobState:
     state = JobState()
     for envelope in await store.read_stream(job_stream(job_id)):
         state = evolve(state, envelope.data)
-    return state
-
-
-async def load_existing_job(store: EventStore, job_id: str) -> JobState:
-    state = await load_job(store, job_id)
-    if not state.exists:
-        raise NotFound(f"job {job_id} does not exist")
     return state
 
 

@@ -60,7 +60,6 @@ class Relay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.is_leader = asyncio.Event()
-        self.published = 0
 
     async def run(self) -> None:
         """Waits for leadership, relays until it is lost, and tries again; cancel to stop."""
@@ -128,7 +127,6 @@ class Relay:
                     },
                     timeout=5,
                 )
-                self.published += 1
                 return
             except asyncio.CancelledError:
                 raise

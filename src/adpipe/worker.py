@@ -192,7 +192,6 @@ class ServiceRunner:
     def __init__(self, spec: ServiceSpec, js: JetStreamContext) -> None:
         self.spec = spec
         self.js = js
-        self.handled = 0
         self.attempts = Attempts(spec.journal, spec.name, spec.ack_wait)
 
     async def ensure_consumer(self) -> None:
@@ -421,7 +420,6 @@ class ServiceRunner:
             return
         await msg.ack()
         await self.attempts.forget(envelope.id)
-        self.handled += 1
 
     async def _retry(
         self, msg: Msg, envelope: Envelope, attempt: int, exc: Exception, detail: str

@@ -33,6 +33,7 @@ from adpipe.domain.job import (
     Video,
 )
 from adpipe.domain.narration import Narration, ready_to_render, scenes_to_narrate
+from adpipe.domain.regeneration import SceneRegeneration, StoryboardRegeneration
 from adpipe.errors import InvalidTransition, StreamVersionConflict
 from adpipe.events.asset import AssetFailed, AssetMetadata, AssetRegistered, AssetStored
 from adpipe.events.catalogue import Envelope, stream_id
@@ -90,22 +91,20 @@ class FakeServices:
             state = await self.narrate_now(state.job_id)
         if not self.plan:
             return
-        if state.ready_to_plan or (
-            state.status == "storyboard_review" and state.pending in ("all", "reject")
-        ):
-            scenes = storyboard(
-                state.duration_seconds, sorted(state.asset_ids), state.pending_feedback
-            )
+        requested = state.regenerating if state.status == "storyboard_review" else None
+        if state.ready_to_plan or isinstance(requested, StoryboardRegeneration):
+            feedback = requested.feedback if requested else None
+            scenes = storyboard(state.duration_seconds, sorted(state.asset_ids), feedback)
             command = RecordStoryboard(scenes=scenes, planner="builtin")
             await execute(self.core.store, state.job_id, command)
-        elif state.status == "storyboard_review" and (state.pending or "").startswith("scene:"):
-            number = int(state.pending.removeprefix("scene:"))  # type: ignore[union-attr]
+        elif isinstance(requested, SceneRegeneration):
+            number = requested.scene_number
             old = state.scenes[number - 1]
             self.regenerations += 1
             new = Scene(
                 scene_number=number,
                 duration=old.duration,
-                description=f"Regenerated ({state.pending_feedback or 'no feedback'})",
+                description=f"Regenerated ({requested.feedback or 'no feedback'})",
                 script=old.script,
                 shot_type="close-up",
                 transition=old.transition,

@@ -40,6 +40,7 @@ from testkit.cluster import (
 )
 from testkit.core import ROOT
 from testkit.media import jpeg_bytes
+from testkit.seed import job_body
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -82,24 +83,6 @@ class Api:
         status, body = await self.call("GET", f"/jobs/{job_id}")
         assert status == 200, body
         return str(body["status"])
-
-
-def job_body(client_id: str, image_url: str) -> dict[str, Any]:
-    return {
-        "context": {"clientId": client_id},
-        "adBasics": {
-            "product": "Smart Watch",
-            "targetAudience": "Tech enthusiasts",
-            "keyMessage": "Stay connected",
-            "callToAction": "Buy Now",
-        },
-        "creative": {
-            "direction": {"style": "Modern", "tone": "Energetic"},
-            "assets": [{"url": image_url, "type": "image", "name": "Product"}],
-            "durationSeconds": 6,
-            "resolution": "720p",
-        },
-    }
 
 
 async def create_and_approve(api: Api, roles: RoleSet, client_id: str, image_url: str) -> str:

@@ -27,10 +27,10 @@ from adpipe.domain.job import (
     evolve,
     fold,
 )
+from adpipe.domain.regeneration import SceneRegeneration, StoryboardRegeneration
 from adpipe.errors import InvalidTransition, ValidationFailed
 from adpipe.events.asset import AssetMetadata
 from adpipe.events.job import (
-    AdBasics,
     AssetDownloaded,
     Creative,
     Direction,
@@ -38,6 +38,7 @@ from adpipe.events.job import (
     JobContext,
 )
 from adpipe.events.scene import Scene
+from testkit.seed import SMART_WATCH
 
 
 def create(assets: list[JobAssetRef] | None = None, duration: float = 30.0) -> CreateJob:
@@ -45,12 +46,7 @@ def create(assets: list[JobAssetRef] | None = None, duration: float = 30.0) -> C
         job_id="j1",
         user_id="u1",
         context=JobContext(client_id="c1"),
-        ad_basics=AdBasics(
-            product="Smart Watch",
-            target_audience="Tech enthusiasts",
-            key_message="Stay connected",
-            call_to_action="Buy Now",
-        ),
+        ad_basics=SMART_WATCH,
         creative=Creative(
             direction=Direction(style="Modern", tone="Energetic"),
             assets=assets or [JobAssetRef(asset_id="a1", type="image", name="Hero")],
@@ -125,7 +121,7 @@ def test_a_storyboard_must_sum_to_the_target_and_use_only_the_jobs_assets() -> N
 
 def test_regenerating_a_scene_changes_only_that_scene() -> None:
     state = run(in_review(), RequestSceneRegeneration(scene_number=2, feedback="More energetic"))
-    assert state.pending == "scene:2"
+    assert state.regenerating == SceneRegeneration(scene_number=2, feedback="More energetic")
     with pytest.raises(InvalidTransition, match="scene 2 is being regenerated"):
         decide(state, Approve())
     new = Scene(
@@ -140,14 +136,14 @@ def test_regenerating_a_scene_changes_only_that_scene() -> None:
     after = run(state, RecordSceneRegenerated(scene=new, planner="builtin"))
     assert after.scenes[1] == new
     assert after.scenes[0] == state.scenes[0] and after.scenes[2:] == state.scenes[2:]
-    assert after.pending is None and after.regenerations == 1
+    assert after.regenerating is None and after.regenerations == 1
 
 
 def test_rejecting_needs_feedback_and_regenerates_everything() -> None:
     with pytest.raises(ValidationFailed):
         decide(in_review(), RejectStoryboard(feedback="  "))
     state = run(in_review(), RejectStoryboard(feedback="Too slow"))
-    assert state.pending == "reject"
+    assert state.regenerating == StoryboardRegeneration(reason="reject", feedback="Too slow")
     [event] = decide(state, storyboard((10, 10, 10)))
     assert event.reason == "reject" and event.feedback == "Too slow"  # type: ignore[attr-defined]
 

@@ -34,9 +34,9 @@ from adpipe.domain.narration import (
     scenes_to_narrate,
     spoken,
 )
+from adpipe.domain.regeneration import StoryboardRegeneration
 from adpipe.errors import InvalidTransition, ValidationFailed
 from adpipe.events.job import (
-    AdBasics,
     Creative,
     Direction,
     JobAssetRef,
@@ -47,6 +47,7 @@ from adpipe.events.job import (
 )
 from adpipe.events.narration import NarrationFailed, NarrationSynthesized, WordTiming
 from adpipe.events.scene import Scene
+from testkit.seed import SMART_WATCH
 
 
 def create(voiceover: Voiceover | None = Voiceover(voice="en-us")) -> CreateJob:
@@ -54,12 +55,7 @@ def create(voiceover: Voiceover | None = Voiceover(voice="en-us")) -> CreateJob:
         job_id="j1",
         user_id="u1",
         context=JobContext(client_id="c1"),
-        ad_basics=AdBasics(
-            product="Smart Watch",
-            target_audience="Tech enthusiasts",
-            key_message="Stay connected",
-            call_to_action="Buy Now",
-        ),
+        ad_basics=SMART_WATCH,
         creative=Creative(
             direction=Direction(style="Modern"),
             assets=[JobAssetRef(asset_id="a1", type="image")],
@@ -350,7 +346,7 @@ def test_random_review_sequences_keep_the_narration_promises(
 ) -> None:
     state = in_review()
     for kind, number, value in sequence:
-        if state.pending in ("all", "reject"):
+        if isinstance(state.regenerating, StoryboardRegeneration):
             # The planner answers the regeneration, at the storyboard's current length.
             # (Edits may have shrunk it below the 30 s first planned: scale every scene, so no
             # scene of the answer is ever shorter than the rules allow.)

@@ -15,6 +15,7 @@ from adpipe.settings import PlannerSettings, Settings
 from testkit.api_stack import API, api_stack, run_job
 from testkit.core import eventually
 from testkit.llm import FakeOpenAI, completion, serve
+from testkit.loopback import serve_app
 
 from .conftest import Media
 from .scrape import moved, scrape, series, value
@@ -63,14 +64,8 @@ async def hook_receiver() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/hook", take)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as base:
+        yield f"{base}/hook"
 
 
 async def test_a_job_moves_the_series_on_the_api_and_on_a_worker_metrics_port(

@@ -9,18 +9,17 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from adpipe.settings import Settings, load_settings
+from adpipe.settings import Settings
+from testkit.loopback import serve_app
 from testkit.media import jpeg_bytes, write_mp4
+from testkit.stack import loopback_settings
 
 
 @pytest.fixture
 def settings(database_url: str, nats_url: str) -> Settings:
-    return load_settings(
-        {},
-        database_url=database_url,
-        nats_url=nats_url,
-        allow_private_urls=True,  # the "internet" here is a server on 127.0.0.1
-        retry_backoff_seconds=(0.2, 0.5),
+    return loopback_settings(
+        database_url,
+        nats_url,
         max_deliver=3,
         download_retries=1,
         ack_wait_seconds=10.0,
@@ -53,13 +52,5 @@ async def media(tmp_path: Path) -> AsyncIterator[MediaServer]:
 
     app = web.Application()
     app.router.add_get("/{name}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.base = f"http://127.0.0.1:{port}"
-    try:
+    async with serve_app(app) as server.base:
         yield server
-    finally:
-        await runner.cleanup()

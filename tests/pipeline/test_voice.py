@@ -153,7 +153,7 @@ async def test_regenerating_a_scene_narrates_it_again_and_no_other(
 
         async def regenerated() -> bool:
             state = await load_job(stack.core.store, job_id)
-            return state.pending is None and state.regenerations == 1
+            return state.regenerating is None and state.regenerations == 1
 
         await eventually(regenerated, within=30)
         after = await until_narrated(stack, job_id)

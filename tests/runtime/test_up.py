@@ -27,6 +27,7 @@ from adpipe.runtime.leftovers import StateLock, start_time
 from adpipe.runtime.ports import free_port
 from adpipe.runtime.roles import role_commands
 from testkit.core import eventually
+from testkit.seed import job_body
 from testkit.up import processes_of, role_pids, start_up, status, stop, wait_announced, wait_gone
 
 REPLICAS = {"renderer": 2}
@@ -55,22 +56,7 @@ class User:
 
 
 async def _make_a_video(user: User, client_id: str) -> None:
-    job_body = {
-        "context": {"clientId": client_id},
-        "adBasics": {
-            "product": "Smart Watch",
-            "targetAudience": "Tech enthusiasts",
-            "keyMessage": "Stay connected",
-            "callToAction": "Buy Now",
-        },
-        "creative": {
-            "direction": {"style": "Modern", "tone": "Energetic"},
-            "assets": [],
-            "durationSeconds": 6,
-            "resolution": "720p",
-        },
-    }
-    code, job = await user.call("POST", "/jobs", job_body)
+    code, job = await user.call("POST", "/jobs", job_body(client_id))
     assert code in (201, 202), job
     await _until_status(user, job["id"], "storyboard_review")
     approve = {"action": "approve_storyboard"}

@@ -22,7 +22,7 @@ from selenium.webdriver.chrome.service import Service
 
 from adpipe.runtime.nats import EmbeddedNats
 from adpipe.runtime.postgres import EmbeddedPostgres
-from adpipe.settings import load_settings
+from testkit.stack import loopback_settings
 
 from .browser import Browser
 from .stack import StackThread, StudioStack
@@ -82,12 +82,9 @@ def studio_database(pg_server: EmbeddedPostgres, template_database: str) -> Iter
 def studio(
     studio_database: str, nats_server: EmbeddedNats, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StudioStack]:
-    settings = load_settings(
-        {},
-        database_url=studio_database,
-        nats_url=nats_server.start(),
-        allow_private_urls=True,  # the CDN of these tests is on 127.0.0.1
-        retry_backoff_seconds=(0.2, 0.5),
+    settings = loopback_settings(
+        studio_database,
+        nats_server.start(),
         max_deliver=3,
         download_retries=1,
         storyboard_wait_seconds=30.0,

@@ -26,6 +26,7 @@ from adpipe.api.keys import create_key
 from adpipe.api.server import ApiServer
 from adpipe.runtime.roles import run_service
 from adpipe.settings import Settings
+from testkit.loopback import serve_app
 from testkit.media import jpeg_bytes
 from testkit.stack import RunningStack, running_stack
 
@@ -67,16 +68,11 @@ async def cdn_server() -> AsyncIterator[Cdn]:
 
     app = web.Application()
     app.router.add_get("/{name}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    cdn.base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    try:
-        yield cdn
-    finally:
-        cdn.release.set()
-        await runner.cleanup()
+    async with serve_app(app) as cdn.base:
+        try:
+            yield cdn
+        finally:
+            cdn.release.set()  # a held /slow.jpg answers before the server shuts down
 
 
 @contextlib.asynccontextmanager

@@ -18,6 +18,7 @@ from adpipe.api.app import create_app
 from adpipe.api.keys import create_key
 from adpipe.api.server import ApiServer
 from adpipe.settings import Settings
+from testkit.seed import job_body
 from testkit.stack import RunningStack, running_stack
 
 API = "/api/v3"
@@ -81,25 +82,6 @@ async def api_stack(
         finally:
             server.should_exit = True
             await task
-
-
-def job_body(client_id: str, image_url: str, *, duration: float = 6.0) -> dict[str, Any]:
-    return {
-        "context": {"clientId": client_id},
-        "adBasics": {
-            "product": "Smart Watch",
-            "targetAudience": "Tech enthusiasts",
-            "keyMessage": "Stay connected",
-            "callToAction": "Buy Now",
-        },
-        "creative": {
-            "direction": {"style": "Modern", "tone": "Energetic"},
-            "assets": [{"url": image_url, "type": "image", "name": "Product"}],
-            "durationSeconds": duration,
-            "aspectRatio": "16:9",
-            "resolution": "720p",
-        },
-    }
 
 
 @dataclass

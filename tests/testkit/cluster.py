@@ -27,6 +27,7 @@ from nats.js.api import StreamInfo
 from adpipe.events.catalogue import Envelope, decode_envelope
 from adpipe.runtime.ports import free_port
 from adpipe.runtime.roles import SERVICES
+from testkit.loopback import serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAM = "ADPIPE"
@@ -260,15 +261,8 @@ async def media_server(files: Mapping[str, tuple[bytes, str]]) -> AsyncIterator[
 
     app = web.Application()
     app.router.add_get("/{name}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as base:
+        yield base
 
 
 # ---- the log -------------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ from typing import Literal
 from adpipe.domain.job import CreateJob, JobState
 from adpipe.events.asset import AssetRegistered
 from adpipe.events.catalogue import Metadata, stream_id
-from adpipe.events.job import AdBasics, Creative, Direction, JobAssetRef, JobContext, Voiceover
+from adpipe.events.job import Creative, Direction, JobAssetRef, JobContext, Voiceover
 from adpipe.jobs import execute, load_job
 from testkit.core import eventually
+from testkit.seed import SMART_WATCH
 from testkit.stack import RunningStack
 
 AssetKind = Literal["image", "video", "audio"]
@@ -44,12 +45,7 @@ async def create_job(
         job_id=job_id,
         user_id=user_id,
         context=JobContext(client_id="c1"),
-        ad_basics=AdBasics(
-            product="Smart Watch",
-            target_audience="Tech enthusiasts",
-            key_message="Stay connected",
-            call_to_action="Buy Now",
-        ),
+        ad_basics=SMART_WATCH,
         creative=Creative(
             direction=Direction(style="Modern", tone="Energetic"),
             assets=refs,

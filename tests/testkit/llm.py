@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import msgspec
 from aiohttp import web
+
+from testkit.scripted_http import Scripted, ScriptedProvider, on_loopback
 
 # Token counts every scripted completion reports; cost follows from litellm's price list.
 PROMPT_TOKENS = 1000
 COMPLETION_TOKENS = 200
 
 
-class Answer(msgspec.Struct, frozen=True, kw_only=True):
+class Answer(Scripted, frozen=True, kw_only=True):
     """One scripted response: a completion carrying `content`, or an HTTP error."""
 
     content: str | None = None
-    status: int = 200
-    headers: dict[str, str] = {}
-    delay: float = 0.0
     finish_reason: str = "stop"
 
 
@@ -35,19 +31,7 @@ def error(status: int, **headers: str) -> Answer:
     return Answer(status=status, headers=headers)
 
 
-class FakeOpenAI:
-    def __init__(self) -> None:
-        self.script: list[Answer] = []
-        self.repeat_last = False
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.paths: list[str] = []
-        self.url = ""
-
-    def play(self, *answers: Answer, repeat_last: bool = False) -> None:
-        self.script = list(answers)
-        self.repeat_last = repeat_last
-
+class FakeOpenAI(ScriptedProvider[Answer]):
     def user_prompts(self) -> list[str]:
         """The last user message of each request, in order."""
         return [
@@ -55,18 +39,7 @@ class FakeOpenAI:
             for r in self.requests
         ]
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(await request.json())
-        self.headers.append(dict(request.headers))
-        self.paths.append(request.path)
-        assert self.script, "the fake server ran out of scripted answers"
-        keep = self.repeat_last and len(self.script) == 1
-        answer = self.script[0] if keep else self.script.pop(0)
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
-        if answer.status != 200:
-            body = {"error": {"message": f"scripted {answer.status}", "type": "server_error"}}
-            return web.json_response(body, status=answer.status, headers=answer.headers)
+    async def respond(self, body: dict[str, Any], answer: Answer) -> web.StreamResponse:
         return web.json_response(
             {
                 "id": f"chatcmpl-{len(self.requests)}",
@@ -89,19 +62,5 @@ class FakeOpenAI:
         )
 
 
-@asynccontextmanager
-async def serve() -> AsyncIterator[FakeOpenAI]:
-    fake = FakeOpenAI()
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", fake._handle)
-    app.router.add_post("/chat/completions", fake._handle)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    fake.url = f"http://127.0.0.1:{port}/v1"
-    try:
-        yield fake
-    finally:
-        await runner.cleanup()
+def serve() -> AbstractAsyncContextManager[FakeOpenAI]:
+    return on_loopback(FakeOpenAI(), "/v1/chat/completions", "/chat/completions")

@@ -8,14 +8,14 @@ from __future__ import annotations
 import asyncio
 import io
 import math
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import av
-import msgspec
 import numpy as np
 from aiohttp import web
+
+from testkit.scripted_http import Scripted, ScriptedProvider, on_loopback
 
 RATE = 24_000  # what OpenAI's voices answer in
 BURST_SECONDS_PER_CHARACTER = 0.07
@@ -24,12 +24,9 @@ SENTENCE_GAP_SECONDS = 0.35
 LEAD_SECONDS = 0.1
 
 
-class Answer(msgspec.Struct, frozen=True, kw_only=True):
+class Answer(Scripted, frozen=True, kw_only=True):
     """One scripted response: speech (status 200), an HTTP error, or `body` as given."""
 
-    status: int = 200
-    headers: dict[str, str] = {}
-    delay: float = 0.0
     body: bytes | None = None
 
 
@@ -78,50 +75,16 @@ def mp3_of(text: str, speed: float) -> bytes:
     return out.getvalue()
 
 
-class FakeSpeechProvider:
-    def __init__(self) -> None:
-        self.script: list[Answer] = []
-        self.repeat_last = False
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.url = ""
+class FakeSpeechProvider(ScriptedProvider[Answer]):
+    def unscripted(self) -> Answer:
+        return speech()  # unscripted requests are spoken
 
-    def play(self, *answers: Answer, repeat_last: bool = False) -> None:
-        self.script = list(answers)
-        self.repeat_last = repeat_last
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.requests.append(body)
-        self.headers.append(dict(request.headers))
-        answer = Answer()
-        if self.script:
-            keep = self.repeat_last and len(self.script) == 1
-            answer = self.script[0] if keep else self.script.pop(0)
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
-        if answer.status != 200:
-            error = {"error": {"message": f"scripted {answer.status}", "type": "server_error"}}
-            return web.json_response(error, status=answer.status, headers=answer.headers)
+    async def respond(self, body: dict[str, Any], answer: Answer) -> web.StreamResponse:
         if answer.body is not None:
             return web.Response(body=answer.body, content_type="audio/mpeg")
         audio = await asyncio.to_thread(mp3_of, body["input"], float(body.get("speed") or 1.0))
         return web.Response(body=audio, content_type="audio/mpeg")
 
 
-@asynccontextmanager
-async def serve() -> AsyncIterator[FakeSpeechProvider]:
-    fake = FakeSpeechProvider()
-    app = web.Application()
-    app.router.add_post("/v1/audio/speech", fake._handle)
-    app.router.add_post("/audio/speech", fake._handle)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    fake.url = f"http://127.0.0.1:{port}/v1"
-    try:
-        yield fake
-    finally:
-        await runner.cleanup()
+def serve() -> AbstractAsyncContextManager[FakeSpeechProvider]:
+    return on_loopback(FakeSpeechProvider(), "/v1/audio/speech", "/audio/speech")

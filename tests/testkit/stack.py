@@ -6,14 +6,28 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.client import Client as NATS
 
 from adpipe.bus import connect
 from adpipe.context import Core, open_core
 from adpipe.runtime.roles import run_projector, run_relay, run_service
-from adpipe.settings import Settings
+from adpipe.settings import Settings, load_settings
 from adpipe.tasks import cancel_and_wait
+
+
+def loopback_settings(database_url: str, nats_url: str, **overrides: Any) -> Settings:
+    """Settings for the suite's Postgres and NATS, where the "internet" (remote assets, a CDN) is
+    a server on 127.0.0.1 and retries come quickly; `overrides` as `load_settings` takes them."""
+    return load_settings(
+        {},
+        database_url=database_url,
+        nats_url=nats_url,
+        allow_private_urls=True,
+        retry_backoff_seconds=(0.2, 0.5),
+        **overrides,
+    )
 
 
 @dataclass

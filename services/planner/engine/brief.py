@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
 
 import msgspec
+
+from adpipe.events.asset import AssetType
 
 # How to reach an LLM is a setting like any other; the engine takes it as it is given.
 from adpipe.settings import PlannerSettings
@@ -31,7 +32,7 @@ class PlannerAsset(msgspec.Struct, frozen=True, kw_only=True):
     """One downloaded asset of the job; metadata is whatever the downloader could read."""
 
     id: str
-    type: Literal["image", "video", "audio"]
+    type: AssetType
     name: str
     width: int | None = None
     height: int | None = None

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import msgspec
 
 from adpipe.errors import AdpipeError
+from adpipe.events.asset import AssetType
+from adpipe.events.job import AspectRatio, Resolution
 from adpipe.events.narration import WordTiming
 from adpipe.events.scene import Scene
-
-AspectRatio = Literal["16:9", "9:16", "1:1"]
-Resolution = Literal["720p", "1080p"]
-AssetType = Literal["image", "video", "audio"]
 
 _SHORT_SIDE: dict[str, int] = {"720p": 720, "1080p": 1080}
 

@@ -7,13 +7,13 @@ speaks and recorded with its voice resolved, so a later change of the default ch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
 from adpipe.errors import ValidationFailed
-from adpipe.events.asset import AssetRegistered
+from adpipe.events.asset import AssetRegistered, AssetType
 from adpipe.events.job import (
     AdBasics,
     AspectRatio,
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
     from .state import IdSource
 
-AssetType = Literal["image", "video", "audio"]
 Short = Annotated[str, Meta(max_length=500, pattern=NO_NUL)]
 
 

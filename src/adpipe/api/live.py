@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Final
 
-import msgspec
 from litestar import Request, Router, get
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
@@ -25,6 +24,7 @@ from adpipe.storage.eventstore import envelope_from_row
 from .errors import problem_specs
 from .fields import PageNumber, PageSize
 from .state import ApiState
+from .views import Page
 
 FINAL_TYPES: Final = frozenset({"job.render_completed", "job.failed", "job.cancelled"})
 _COLUMNS = "position, id, stream, version, type, data::text, metadata::text, recorded_at, hash"
@@ -39,13 +39,10 @@ AfterPosition = Annotated[
 ]
 
 
-class HistoryPage(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class HistoryPage(Page, frozen=True, kw_only=True):
     """The job's events, oldest first (a history reads forwards)."""
 
     items: list[Envelope]
-    total: int
-    page: int
-    page_size: int
 
 
 async def _check_owner(api: ApiState, user: str, job_id: str) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from adpipe.errors import ValidationFailed
+from adpipe.events.asset import AssetType
 from adpipe.events.catalogue import stream_id
 from adpipe.events.party import CampaignDeleted, ClientDeleted
 from adpipe.storage.eventstore import GuardFailed, NoneSince
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
     from .state import ApiState
 
-AssetType = Literal["image", "video", "audio"]
 
 _TYPES_BY_EXTENSION: dict[str, AssetType] = {
     **dict.fromkeys(("jpg", "jpeg", "png", "webp", "gif"), "image"),

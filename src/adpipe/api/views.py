@@ -9,6 +9,8 @@ import msgspec
 
 from adpipe.domain.job import JobState, Status
 from adpipe.domain.narration import adjustments
+from adpipe.domain.regeneration import SceneRegeneration, StoryboardRegeneration
+from adpipe.events.asset import AssetType
 from adpipe.events.job import AdBasics, AspectRatio, Direction, JobContext, Resolution, Voiceover
 from adpipe.pricing import CostBreakdown
 from adpipe.projections.jobs import decode_state
@@ -57,7 +59,7 @@ class ErrorView(View, frozen=True, kw_only=True):
 class AssetView(View, frozen=True, kw_only=True):
     id: str
     name: str
-    type: Literal["image", "video", "audio"]
+    type: AssetType
     status: Literal["pending", "ready", "failed"]
     # /api/v3/assets/{id}/data: the bytes, once the status is ready.
     url: str
@@ -92,7 +94,7 @@ class SceneView(View, frozen=True, kw_only=True):
 
 class CreativeAssetView(View, frozen=True, kw_only=True):
     id: str
-    type: Literal["image", "video", "audio"]
+    type: AssetType
     name: str
     url: str
     source_url: str | None
@@ -154,32 +156,30 @@ class JobView(View, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-class ClientPage(View, frozen=True, kw_only=True):
+class Page(View, frozen=True, kw_only=True):
+    """One page of a list: `total` items in all, `page_size` per page, pages counted from 1.
+    Each list names its own page (below, the webhooks', a job's history) so the OpenAPI document
+    keeps a named schema with typed `items` for each."""
+
+    total: int
+    page: int
+    page_size: int
+
+
+class ClientPage(Page, frozen=True, kw_only=True):
     items: list[ClientView]
-    total: int
-    page: int
-    page_size: int
 
 
-class CampaignPage(View, frozen=True, kw_only=True):
+class CampaignPage(Page, frozen=True, kw_only=True):
     items: list[CampaignView]
-    total: int
-    page: int
-    page_size: int
 
 
-class AssetPage(View, frozen=True, kw_only=True):
+class AssetPage(Page, frozen=True, kw_only=True):
     items: list[AssetView]
-    total: int
-    page: int
-    page_size: int
 
 
-class JobPage(View, frozen=True, kw_only=True):
+class JobPage(Page, frozen=True, kw_only=True):
     items: list[JobView]
-    total: int
-    page: int
-    page_size: int
 
 
 class Stats(View, frozen=True, kw_only=True):
@@ -279,16 +279,16 @@ def scene_view_of(state: JobState, scene: Any) -> SceneView:
 
 
 def _pending(state: JobState) -> PendingActionView | None:
-    pending = state.pending
-    if pending is None:
-        return None
-    feedback = state.pending_feedback
-    if pending.startswith("scene:"):
-        number = int(pending.removeprefix("scene:"))
-        return PendingActionView(action="regenerate_scene", scene_number=number, feedback=feedback)
-    if pending == "reject":
-        return PendingActionView(action="reject_storyboard", feedback=feedback)
-    return PendingActionView(action="regenerate_all_scenes", feedback=feedback)
+    match state.regenerating:
+        case SceneRegeneration(scene_number=number, feedback=feedback):
+            return PendingActionView(
+                action="regenerate_scene", scene_number=number, feedback=feedback
+            )
+        case StoryboardRegeneration(reason="reject", feedback=feedback):
+            return PendingActionView(action="reject_storyboard", feedback=feedback)
+        case StoryboardRegeneration(feedback=feedback):
+            return PendingActionView(action="regenerate_all_scenes", feedback=feedback)
+    return None
 
 
 def job_state(row: dict[str, Any]) -> JobState:

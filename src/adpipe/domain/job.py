@@ -46,6 +46,7 @@ from .narration import (
     prune,
     record_narration,
 )
+from .regeneration import Regeneration, SceneRegeneration, StoryboardRegeneration
 from .storyboard import check_scene, check_storyboard, check_total_duration
 
 Status = Literal[
@@ -97,9 +98,8 @@ class JobState(msgspec.Struct, frozen=True, kw_only=True):
     scenes: tuple[Scene, ...] = ()
     storyboards: int = 0
     regenerations: int = 0
-    # What the planner is working on for the user: "all", "reject" or "scene:<n>"; None when idle.
-    pending: str | None = None
-    pending_feedback: str | None = None
+    # What the planner is working on for the user, with the user's feedback; None when idle.
+    regenerating: Regeneration | None = None
     planner: str | None = None
     model: str | None = None
     # Why the last requested regeneration could not be made (cleared by the next storyboard change).
@@ -250,11 +250,10 @@ def _require(state: JobState, *statuses: Status, action: str) -> None:
 
 
 def _require_idle(state: JobState, action: str) -> None:
-    if state.pending is not None:
-        scene = state.pending.removeprefix("scene:")
-        what = f"scene {scene}" if scene != state.pending else "the storyboard"
+    if state.regenerating is not None:
         raise InvalidTransition(
-            f"cannot {action}: {what} is being regenerated", status=state.status
+            f"cannot {action}: {state.regenerating.describe()} is being regenerated",
+            status=state.status,
         )
 
 
@@ -288,15 +287,15 @@ def decide(state: JobState, command: Command) -> list[Event]:
                 return []  # already recorded, or not this job's: a redelivery does nothing
             return [event]
         case RecordStoryboard():
-            if state.ready_to_plan:
-                reason: StoryboardReason = "initial"
-            else:
+            reason: StoryboardReason = "initial"
+            feedback: str | None = None
+            if not state.ready_to_plan:
                 _require(state, "storyboard_review", action="record a storyboard")
-                if state.pending not in ("all", "reject"):
+                if not isinstance(state.regenerating, StoryboardRegeneration):
                     raise InvalidTransition(
                         "no storyboard regeneration was requested", status=state.status
                     )
-                reason = "reject" if state.pending == "reject" else "regenerate_all"
+                reason, feedback = state.regenerating.reason, state.regenerating.feedback
             scenes = check_storyboard(command.scenes, state.duration_seconds, state.asset_ids)
             return [
                 ScenesGenerated(
@@ -305,7 +304,7 @@ def decide(state: JobState, command: Command) -> list[Event]:
                     planner=command.planner,
                     model=command.model,
                     reason=reason,
-                    feedback=state.pending_feedback if reason != "initial" else None,
+                    feedback=feedback,
                     usage=command.usage,
                 )
             ]
@@ -320,7 +319,11 @@ def decide(state: JobState, command: Command) -> list[Event]:
             ]
         case RecordSceneRegenerated(scene=scene):
             _require(state, "storyboard_review", action="record a regenerated scene")
-            if state.pending != f"scene:{scene.scene_number}":
+            requested = state.regenerating
+            if not (
+                isinstance(requested, SceneRegeneration)
+                and requested.scene_number == scene.scene_number
+            ):
                 raise InvalidTransition(
                     f"no regeneration of scene {scene.scene_number} was requested",
                     status=state.status,
@@ -336,18 +339,19 @@ def decide(state: JobState, command: Command) -> list[Event]:
                     duration_seconds=total,
                     planner=command.planner,
                     model=command.model,
-                    feedback=state.pending_feedback,
+                    feedback=requested.feedback,
                     usage=command.usage,
                 )
             ]
         case FailRegeneration():
             _require(state, "storyboard_review", action="record a failed regeneration")
-            if state.pending is None:
+            if state.regenerating is None:
                 return []
-            number = state.pending.removeprefix("scene:")
             return [
                 RegenerationFailed(
-                    scene_number=int(number) if number != state.pending else None,
+                    scene_number=state.regenerating.scene_number
+                    if isinstance(state.regenerating, SceneRegeneration)
+                    else None,
                     code=command.code,
                     message=command.message,
                     usage=command.usage,
@@ -493,8 +497,7 @@ def evolve(state: JobState, event: Event) -> JobState:
                 scenes=tuple(event.scenes),
                 duration_seconds=event.duration_seconds,
                 storyboards=state.storyboards + 1,
-                pending=None,
-                pending_feedback=None,
+                regenerating=None,
                 narrations=prune(state.narrations, event.scenes),
                 narration_failures={},
                 revised_scenes=frozenset(),
@@ -505,17 +508,24 @@ def evolve(state: JobState, event: Event) -> JobState:
         case SceneRegenerationRequested():
             return replace(
                 state,
-                pending=f"scene:{event.scene_number}",
-                pending_feedback=event.feedback,
+                regenerating=SceneRegeneration(
+                    scene_number=event.scene_number, feedback=event.feedback
+                ),
                 regeneration_error=None,
             )
         case StoryboardRegenerationRequested():
             return replace(
-                state, pending="all", pending_feedback=event.feedback, regeneration_error=None
+                state,
+                regenerating=StoryboardRegeneration(
+                    reason="regenerate_all", feedback=event.feedback
+                ),
+                regeneration_error=None,
             )
         case StoryboardRejected():
             return replace(
-                state, pending="reject", pending_feedback=event.feedback, regeneration_error=None
+                state,
+                regenerating=StoryboardRegeneration(reason="reject", feedback=event.feedback),
+                regeneration_error=None,
             )
         case SceneRegenerated() | SceneUpdated():
             scenes = [*state.scenes]
@@ -531,17 +541,13 @@ def evolve(state: JobState, event: Event) -> JobState:
                 revised_scenes=state.revised_scenes | {event.scene_number},
                 duration_seconds=event.duration_seconds,
                 regenerations=state.regenerations + isinstance(event, SceneRegenerated),
-                pending=None if isinstance(event, SceneRegenerated) else state.pending,
-                pending_feedback=None
-                if isinstance(event, SceneRegenerated)
-                else state.pending_feedback,
+                regenerating=None if isinstance(event, SceneRegenerated) else state.regenerating,
                 cost=replace(state.cost, planning=state.cost.planning + usage_cost),
             )
         case RegenerationFailed():
             return replace(
                 state,
-                pending=None,
-                pending_feedback=None,
+                regenerating=None,
                 regeneration_error=JobError(code=event.code, message=event.message),
                 cost=replace(state.cost, planning=state.cost.planning + event.usage.cost),
             )
@@ -595,12 +601,12 @@ def evolve(state: JobState, event: Event) -> JobState:
             return replace(
                 state,
                 status="failed",
-                pending=None,
+                regenerating=None,
                 error=JobError(code=event.code, message=event.message, stage=event.stage),
                 cost=replace(state.cost, planning=state.cost.planning + event.usage.cost),
             )
         case JobCancelled():
-            return replace(state, status="cancelled", pending=None)
+            return replace(state, status="cancelled", regenerating=None)
     return state
 
 

@@ -7,10 +7,11 @@ Shared by the API (uploads) and the downloader (URLs). Importing this package lo
 
 from __future__ import annotations
 
+from adpipe.events.asset import AssetType
 from adpipe.media.errors import DecoderCrashed, InvalidMedia
 from adpipe.media.formats import CONTENT_TYPES, Described
 from adpipe.media.inspector import MediaInspector
-from adpipe.media.limits import AssetType, MediaLimits
+from adpipe.media.limits import MediaLimits
 
 __all__ = [
     "CONTENT_TYPES",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from PIL import Image
 
+from adpipe.events.asset import AssetType
 from adpipe.media.errors import InvalidMedia
 from adpipe.media.formats import Described
-from adpipe.media.limits import AssetType, MediaLimits
+from adpipe.media.limits import MediaLimits
 from adpipe.media.probe import probe
 from adpipe.media.thumbnail import make_thumbnail
 

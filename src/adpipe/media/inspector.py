@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from adpipe.events.asset import AssetType
 from adpipe.media.errors import DecoderCrashed, InvalidMedia
-from adpipe.media.limits import AssetType, MediaLimits
+from adpipe.media.limits import MediaLimits
 from adpipe.sandbox import (
     ChildCrashed,
     ChildLimits,

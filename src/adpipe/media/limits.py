@@ -3,14 +3,12 @@ memory, CPU and time of the child process that decodes it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import msgspec
 
 if TYPE_CHECKING:
     from adpipe.settings import Settings
-
-AssetType = Literal["image", "video", "audio"]
 
 
 class MediaLimits(msgspec.Struct, frozen=True, kw_only=True):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 
+from adpipe.events.asset import AssetType
 from adpipe.media.errors import InvalidMedia
 from adpipe.media.formats import AssetMetadata
 from adpipe.media.images import probe_image, read_head
-from adpipe.media.limits import AssetType, MediaLimits
+from adpipe.media.limits import MediaLimits
 from adpipe.media.streams import probe_media
 
 DEFAULT_LIMITS = MediaLimits()

@@ -120,7 +120,8 @@ def render_state(state: JobState, last: Envelope | None) -> str:
     lines = [
         f"job {state.job_id} as of position {last.position} (version {last.version}, {at},"
         f" after {last.type})",
-        f"  status    {state.status}" + (f" (working on {state.pending})" if state.pending else ""),
+        f"  status    {state.status}"
+        + (f" (working on {state.regenerating.describe()})" if state.regenerating else ""),
         f"  user      {state.user_id}",
         f"  progress  {state.progress} %",
         f"  cost      ${state.cost.total:.4f} (planning {state.cost.planning:g},"

@@ -19,10 +19,10 @@ import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from adpipe.errors import AdpipeError
 from adpipe.runtime.ports import LOOPBACK, choose_port, free_port, read_port
+from adpipe.runtime.server import EmbeddedServer
 
 
 class EmbeddedNatsError(AdpipeError, RuntimeError):
@@ -81,7 +81,7 @@ class ClusterRoutes:
     peers: tuple[int, ...]
 
 
-class EmbeddedNats:
+class EmbeddedNats(EmbeddedServer):
     """One nats-server whose JetStream data lives in `store_dir/jetstream`.
 
     Layout of `store_dir`: `nats.conf` (rewritten on each start), `nats.log`, `nats.pid`, `port`.
@@ -195,18 +195,6 @@ class EmbeddedNats:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
-    def __enter__(self) -> EmbeddedNats:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # -- internals ----------------------------------------------------------------------------
 
     def _write_config(self, port: int) -> None:
@@ -293,7 +281,7 @@ class EmbeddedNats:
                 os.kill(pid, signal.SIGKILL)
 
 
-class EmbeddedNatsCluster:
+class EmbeddedNatsCluster(EmbeddedServer):
     """`size` nats-servers on loopback forming one JetStream cluster, node i under `folder/n<i>`.
 
     Client and route ports are chosen once and kept, so a node restarted after a kill rejoins
@@ -338,15 +326,3 @@ class EmbeddedNatsCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
-
-    def __enter__(self) -> EmbeddedNatsCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -19,7 +19,6 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import TypedDict
 
 import msgspec
@@ -27,6 +26,7 @@ import msgspec
 from adpipe.errors import AdpipeError
 from adpipe.runtime.access import AccessError, Account, open_path
 from adpipe.runtime.ports import LOOPBACK, choose_port
+from adpipe.runtime.server import EmbeddedServer
 
 SUPERUSER = "adpipe"
 SERVICE_USER = "adpipe-pg"
@@ -169,7 +169,7 @@ def _log_tail(path: Path, lines: int = 40) -> str:
         return ""
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(EmbeddedServer):
     """One Postgres cluster living under `data_dir`; data and the chosen port survive restarts.
 
     Layout of `data_dir`: `cluster/` (PGDATA), `postgres.log`, `port`. When adpipe runs as
@@ -259,18 +259,6 @@ class EmbeddedPostgres:
         if self.port is None:
             raise EmbeddedPostgresError("Postgres has not been started, so it has no port yet")
         return f"postgresql://{SUPERUSER}@{LOOPBACK}:{self.port}/{dbname}"
-
-    def __enter__(self) -> EmbeddedPostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- layout and accounts -----------------------------------------------------------------
 

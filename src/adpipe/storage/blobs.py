@@ -1,7 +1,7 @@
 """The blob store: content-addressed (SHA-256) bytes in chunks, streamed in and out.
 
 `BlobStore` is the port; `PostgresBlobStore` keeps the seed's `asset_blobs` table plus
-`blob_chunks`, and `MemoryBlobStore` serves tests of code that only needs the contract.
+`blob_chunks`. The contract tests (tests/core/test_blobs.py) run against every implementation.
 """
 
 from __future__ import annotations
@@ -234,36 +234,3 @@ class PostgresBlobStore(BlobStore):
             base = seq * chunk_size
             yield data[max(0, start - base) : end - base]
             seq += 1
-
-
-class MemoryBlobStore(BlobStore):
-    """In-process blobs for unit tests of code that needs only the contract."""
-
-    def __init__(self) -> None:
-        self._blobs: dict[str, tuple[str, bytes]] = {}
-
-    async def put_stream(
-        self, chunks: AsyncIterator[bytes], content_type: str, max_bytes: int | None = None
-    ) -> BlobInfo:
-        rechunker = _Rechunker(max_bytes)
-        parts = []
-        async for piece in chunks:
-            parts.extend(rechunker.feed(piece))
-        parts.extend(rechunker.flush())
-        blob_id = rechunker.sha.hexdigest()
-        self._blobs.setdefault(blob_id, (content_type, b"".join(parts)))
-        return await self.info(blob_id)
-
-    async def info(self, blob_id: str) -> BlobInfo:
-        if blob_id not in self._blobs:
-            raise NotFound(f"blob {blob_id} does not exist")
-        content_type, data = self._blobs[blob_id]
-        return BlobInfo(id=blob_id, content_type=content_type, size_bytes=len(data))
-
-    async def read(
-        self, blob_id: str, start: int = 0, end: int | None = None
-    ) -> AsyncIterator[bytes]:
-        await self.info(blob_id)
-        data = self._blobs[blob_id][1][start:end]
-        for i in range(0, len(data), CHUNK_SIZE):
-            yield data[i : i + CHUNK_SIZE]

@@ -24,7 +24,7 @@ import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
 KEYED: Final = "k1:"  # HMAC-SHA256 under the chain key
 PLAIN: Final = "s1:"  # SHA-256 only: no key was configured when it was written
@@ -42,26 +42,27 @@ def canonical_json(value: Any) -> str:
     return _canonical(value)
 
 
-def _body(
-    *,
-    event_id: str,
-    stream: str,
-    version: int,
-    event_type: str,
-    data_canonical: str,
-    metadata_canonical: str,
-    recorded_at: datetime,
-) -> str:
+class EventFields(TypedDict):
+    """What a link covers besides the data and metadata (and the links before it)."""
+
+    event_id: str
+    stream: str
+    version: int
+    event_type: str
+    recorded_at: datetime
+
+
+def _body(*, data_canonical: str, metadata_canonical: str, **event: Unpack[EventFields]) -> str:
     # Exactly `canonical_json` of {"data", "id", "metadata", "recordedAt", "stream", "type",
     # "version"} — JSON composes, so the keys (already in sorted order) are joined by hand —
     # which lets the data and metadata be canonicalised ahead of time (and metadata once for a
     # run of events sharing it).
     return (
-        f'{{"data":{data_canonical},"id":{_canonical(event_id)},'
+        f'{{"data":{data_canonical},"id":{_canonical(event["event_id"])},'
         f'"metadata":{metadata_canonical},'
-        f'"recordedAt":{_canonical(recorded_at.astimezone(UTC).isoformat())},'
-        f'"stream":{_canonical(stream)},"type":{_canonical(event_type)},'
-        f'"version":{_canonical(version)}}}'
+        f'"recordedAt":{_canonical(event["recorded_at"].astimezone(UTC).isoformat())},'
+        f'"stream":{_canonical(event["stream"])},"type":{_canonical(event["event_type"])},'
+        f'"version":{_canonical(event["version"])}}}'
     )
 
 
@@ -80,26 +81,18 @@ def link(
     prev_in_stream: str,
     prev_in_log: str,
     *,
-    event_id: str,
-    stream: str,
-    version: int,
-    event_type: str,
     data_text: str,
     metadata_text: str,
-    recorded_at: datetime,
+    **event: Unpack[EventFields],
 ) -> str:
     """One event's link; `*_text` are the stored jsonb texts (`data::text`), not our own JSON."""
     return link_canonical(
         key,
         prev_in_stream,
         prev_in_log,
-        event_id=event_id,
-        stream=stream,
-        version=version,
-        event_type=event_type,
         data_canonical=canonical_stored(data_text),
         metadata_canonical=_canonical_metadata(metadata_text),
-        recorded_at=recorded_at,
+        **event,
     )
 
 
@@ -108,24 +101,12 @@ def link_canonical(
     prev_in_stream: str,
     prev_in_log: str,
     *,
-    event_id: str,
-    stream: str,
-    version: int,
-    event_type: str,
     data_canonical: str,
     metadata_canonical: str,
-    recorded_at: datetime,
+    **event: Unpack[EventFields],
 ) -> str:
     """`link`, given the stored texts already through `canonical_stored`."""
-    body = _body(
-        event_id=event_id,
-        stream=stream,
-        version=version,
-        event_type=event_type,
-        data_canonical=data_canonical,
-        metadata_canonical=metadata_canonical,
-        recorded_at=recorded_at,
-    )
+    body = _body(data_canonical=data_canonical, metadata_canonical=metadata_canonical, **event)
     message = f"{prev_in_stream}\n{prev_in_log}\n{body}".encode()
     if key is None:
         return PLAIN + hashlib.sha256(message).hexdigest()
@@ -133,25 +114,13 @@ def link_canonical(
 
 
 def legacy_link(
-    prev_in_stream: str,
-    *,
-    event_id: str,
-    stream: str,
-    version: int,
-    event_type: str,
-    data_text: str,
-    metadata_text: str,
-    recorded_at: datetime,
+    prev_in_stream: str, *, data_text: str, metadata_text: str, **event: Unpack[EventFields]
 ) -> str:
     """The link of events recorded before keyed, log-wide chaining: SHA-256 per stream."""
     body = _body(
-        event_id=event_id,
-        stream=stream,
-        version=version,
-        event_type=event_type,
         data_canonical=canonical_stored(data_text),
         metadata_canonical=_canonical_metadata(metadata_text),
-        recorded_at=recorded_at,
+        **event,
     )
     return hashlib.sha256((prev_in_stream + body).encode()).hexdigest()
 

@@ -22,6 +22,7 @@ from adpipe.services.downloader.engine import (
     make_session,
 )
 from adpipe.settings import load_settings
+from testkit.loopback import serve_app
 
 if TYPE_CHECKING:
     from testkit.samples import Samples
@@ -55,15 +56,8 @@ async def base_url(samples: Samples) -> AsyncIterator[str]:
     app = web.Application()
     for path in table:
         app.router.add_get(path, serve)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve_app(app, shutdown_timeout=0.5) as base:
+        yield base
 
 
 async def download(url: str, declared: str, dest_dir: Path) -> DownloadedAsset:

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 import pytest
 from aiohttp import web
 
-from adpipe.settings import Settings, load_settings
+from adpipe.settings import Settings
 from testkit.core import eventually
 from testkit.jobs import create_job, url_asset, wait_for_status
-from testkit.stack import running_stack
+from testkit.loopback import serve_app
+from testkit.stack import loopback_settings, running_stack
 
 if TYPE_CHECKING:
     from testkit.samples import Samples
@@ -22,14 +23,11 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def settings(database_url: str, nats_url: str) -> Settings:
-    return load_settings(
-        {},
-        database_url=database_url,
-        nats_url=nats_url,
-        allow_private_urls=True,  # the "internet" here is a server on 127.0.0.1
+    return loopback_settings(
+        database_url,
+        nats_url,
         service_concurrency=2,  # so one user's share is a single slot
         fair_share_retry_seconds=0.3,
-        retry_backoff_seconds=(0.2, 0.5),
         download_retries=0,
         ack_wait_seconds=10.0,
         service_drain_seconds=0.5,
@@ -64,17 +62,11 @@ async def remote(samples: Samples) -> AsyncIterator[Remote]:
     app = web.Application()
     app.router.add_get("/fast.png", fast)
     app.router.add_get("/{name}", drip)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.base = f"http://127.0.0.1:{port}"
-    try:
-        yield server
-    finally:
-        done.set()
-        await runner.cleanup()
+    async with serve_app(app, shutdown_timeout=0.5) as server.base:
+        try:
+            yield server
+        finally:
+            done.set()  # the dripping responses end before the server shuts down
 
 
 async def test_one_users_dripping_downloads_do_not_starve_another_users_job(

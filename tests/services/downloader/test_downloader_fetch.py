@@ -28,6 +28,7 @@ from adpipe.services.downloader.engine import (
     fetch_to_file,
     make_session,
 )
+from testkit.loopback import serve_app
 
 if TYPE_CHECKING:
     from testkit.samples import Samples
@@ -189,16 +190,8 @@ def _app(samples: Samples, hits: collections.Counter[str]) -> web.Application:
 @pytest.fixture(scope="module")
 async def server(samples: Samples) -> AsyncIterator[Server]:
     hits: collections.Counter[str] = collections.Counter()
-    runner = web.AppRunner(_app(samples, hits), shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    sockets = site._server.sockets  # type: ignore[union-attr]
-    port = sockets[0].getsockname()[1]
-    try:
-        yield Server(base=f"http://127.0.0.1:{port}", port=port, hits=hits)
-    finally:
-        await runner.cleanup()
+    async with serve_app(_app(samples, hits), shutdown_timeout=0.5) as base:
+        yield Server(base=base, port=int(base.rsplit(":", 1)[1]), hits=hits)
 
 
 @pytest.fixture(autouse=True)

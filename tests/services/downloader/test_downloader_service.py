@@ -20,11 +20,12 @@ from adpipe.media import MediaInspector, MediaLimits
 from adpipe.sandbox import ChildLimits, FunctionRef
 from adpipe.services.downloader.engine import UrlGuard, make_session
 from adpipe.services.downloader.service import NAME, Downloader, fail_when_exhausted, limits_from
-from adpipe.settings import Settings, load_settings
+from adpipe.settings import Settings
 from adpipe.worker import Retry, ServiceRunner, service_spec
 from testkit.core import eventually
 from testkit.jobs import create_job, url_asset, wait_for_status
-from testkit.stack import RunningStack, running_stack
+from testkit.loopback import serve_app
+from testkit.stack import RunningStack, loopback_settings, running_stack
 
 if TYPE_CHECKING:
     from testkit.samples import Samples
@@ -32,12 +33,9 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def settings(database_url: str, nats_url: str) -> Settings:
-    return load_settings(
-        {},
-        database_url=database_url,
-        nats_url=nats_url,
-        allow_private_urls=True,  # the "internet" here is a server on 127.0.0.1
-        retry_backoff_seconds=(0.2, 0.5),
+    return loopback_settings(
+        database_url,
+        nats_url,
         download_retries=0,
         ack_wait_seconds=10.0,
     )
@@ -65,16 +63,8 @@ async def remote(samples: Samples) -> AsyncIterator[Remote]:
 
     app = web.Application()
     app.router.add_get("/{name}", serve)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.base = f"http://127.0.0.1:{port}"
-    try:
+    async with serve_app(app, shutdown_timeout=0.5) as server.base:
         yield server
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_job_whose_asset_urls_are_bombs_fails_naming_the_url_and_the_limit(
