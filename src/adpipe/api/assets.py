@@ -80,9 +80,7 @@ class UploadFields(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 async def _view(api: ApiState, user: str, asset_id: str) -> AssetView:
     row = await reads.asset(api.core.pool, user, asset_id)
-    if row is None:
-        raise NotFound(f"asset {asset_id} does not exist")
-    return asset_view(row)
+    return asset_view(reads.found(row, "asset", asset_id))
 
 
 @get("/", summary="List assets", responses=problem_specs(422))
@@ -303,9 +301,7 @@ async def get_asset(api: ApiState, user: str, asset_id: str) -> AssetView:
 async def asset_data(
     api: ApiState, user: str, request: Request[Any, Any, Any], asset_id: str
 ) -> Response[Any]:
-    row = await reads.asset(api.core.pool, user, asset_id)
-    if row is None:
-        raise NotFound(f"asset {asset_id} does not exist")
+    row = reads.found(await reads.asset(api.core.pool, user, asset_id), "asset", asset_id)
     if row["status"] != "ready":
         raise Conflict(
             f"asset {asset_id} is {row['status']}; its bytes are served once it is ready",
@@ -323,9 +319,7 @@ async def asset_data(
 async def asset_thumbnail(
     api: ApiState, user: str, request: Request[Any, Any, Any], asset_id: str
 ) -> Response[Any]:
-    row = await reads.asset(api.core.pool, user, asset_id)
-    if row is None:
-        raise NotFound(f"asset {asset_id} does not exist")
+    row = reads.found(await reads.asset(api.core.pool, user, asset_id), "asset", asset_id)
     if not row["thumbnail_blob_id"]:
         raise NotFound(f"asset {asset_id} has no thumbnail")
     return await blob_response(api.core.blobs, request, row["thumbnail_blob_id"], "image/jpeg")

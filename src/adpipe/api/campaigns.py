@@ -11,7 +11,6 @@ from litestar import Request, Response, Router, delete, get, post, put
 
 from adpipe.domain import campaign
 from adpipe.domain.campaign import CAMPAIGNS, CreateCampaign, DeleteCampaign, ReplaceCampaign
-from adpipe.errors import NotFound
 from adpipe.events.party import CampaignProfile
 
 from . import reads
@@ -47,9 +46,7 @@ class CampaignBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 async def _view(api: ApiState, user: str, campaign_id: str) -> CampaignView:
     row = await reads.campaign(api.core.pool, user, campaign_id)
-    if row is None:
-        raise NotFound(f"campaign {campaign_id} does not exist")
-    return campaign_view(row)
+    return campaign_view(reads.found(row, "campaign", campaign_id))
 
 
 @get("/", summary="List campaigns (optionally of one client)", responses=problem_specs(422))

@@ -10,7 +10,6 @@ from litestar import Request, Response, Router, delete, get, post, put
 
 from adpipe.domain import client
 from adpipe.domain.client import CLIENTS, CreateClient, DeleteClient, ReplaceClient
-from adpipe.errors import NotFound
 from adpipe.events.party import ClientProfile
 
 from . import reads
@@ -41,9 +40,7 @@ class ClientBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 async def _view(api: ApiState, user: str, client_id: str) -> ClientView:
     row = await reads.client(api.core.pool, user, client_id)
-    if row is None:
-        raise NotFound(f"client {client_id} does not exist")
-    return client_view(row)
+    return client_view(reads.found(row, "client", client_id))
 
 
 @get("/", summary="List clients", responses=problem_specs(422))
