@@ -16,15 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from adpipe.domain.webhook import Disable, decide, fold
 from adpipe.errors import StreamVersionConflict
 from adpipe.events.catalogue import Metadata, stream_id
-from adpipe.events.webhook import WebhookDisabled
 from adpipe.net.redact import redact_text
 from adpipe.observability.outcomes import record_webhook_delivery, record_webhook_disabled
 from adpipe.storage import url_secrets
 from adpipe.webhooks import outbox
 from adpipe.webhooks.signing import signing_secrets
-from adpipe.webhooks.subscription import fold
 
 from .delivery import Outcome, open_session, post
 
@@ -205,15 +204,11 @@ class Sender:
         stream = stream_id("webhook", webhook_id)
         for _ in range(5):
             state = fold(await self.store.read_stream(stream))
-            if not state.exists or not state.enabled:
+            events = decide(state, Disable(reason=reason))
+            if not events:
                 return False
             try:
-                await self.store.append(
-                    stream,
-                    [WebhookDisabled(reason=reason)],
-                    state.version,
-                    Metadata(actor=SYSTEM_ACTOR),
-                )
+                await self.store.append(stream, events, state.version, Metadata(actor=SYSTEM_ACTOR))
             except StreamVersionConflict:
                 continue
             # Stop at once; the dispatcher folds the event into the routes soon after anyway.

@@ -9,14 +9,15 @@ import msgspec
 from litestar import Request, Response, Router, delete, get, post, route
 from litestar.params import QueryParameter
 
+from adpipe.domain import asset
+from adpipe.domain.asset import ASSETS, DeleteAsset, RegisterAsset
 from adpipe.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
-from adpipe.events.asset import AssetDeleted, AssetMetadata, AssetRegistered, AssetStored
+from adpipe.events.asset import AssetMetadata, AssetRegistered, AssetStored
 from adpipe.events.catalogue import stream_id
 from adpipe.media import InvalidMedia
 from adpipe.net.redact import redact_url
 from adpipe.pricing import storage_cost
 from adpipe.storage import url_secrets
-from adpipe.storage.eventstore import NO_STREAM, GuardFailed
 
 from . import reads
 from .blobs import BLOB_METHODS, blob_response
@@ -35,9 +36,8 @@ from .fields import (
 from .idempotency import Reply, run_once
 from .openapi import asset_create_operation, binary_response
 from .refs import (
-    DELETE_ATTEMPTS,
-    asset_unused_since,
     check_owner_refs,
+    delete_unused,
     type_from_media_type,
     type_from_name,
     url_asset_type,
@@ -49,7 +49,7 @@ from .uploads import MAX_FIELD_BYTES, MAX_PARTS, Upload, receive_upload
 from .views import API, AssetPage, AssetView, asset_view
 
 if TYPE_CHECKING:
-    from adpipe.events.base import Event
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,7 @@ class UploadFields(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 async def _view(api: ApiState, user: str, asset_id: str) -> AssetView:
     row = await reads.asset(api.core.pool, user, asset_id)
-    if row is None:
-        raise NotFound(f"asset {asset_id} does not exist")
-    return asset_view(row)
+    return asset_view(reads.found(row, "asset", asset_id))
 
 
 @get("/", summary="List assets", responses=problem_specs(422))
@@ -162,33 +160,30 @@ async def _register_url(
     guards = await check_owner_refs(api.core.pool, user, data.client_id, data.campaign_id)
     asset_type = url_asset_type(data.url, data.type, "type")
     asset_id = ids.new("asset")
-    event = AssetRegistered(
+    registered = AssetRegistered(
         asset_id=asset_id,
         user_id=user,
-        name=(data.name or url_file_name(data.url)).strip(),
+        name=data.name or url_file_name(data.url),
         asset_type=asset_type,
         # Redacted: the log never holds a URL's credentials; the full URL is kept aside for the
         # downloader first (see adpipe.storage.url_secrets).
         source_url=redact_url(data.url),
         client_id=data.client_id,
         campaign_id=data.campaign_id,
-        tags=_tags(data.tags),
+        tags=data.tags,
     )
+    command = RegisterAsset(registered=registered)
     stream = stream_id("asset", asset_id)
     if not await api.core.store.read_stream(stream):  # a retry may find it registered, or done
         await url_secrets.remember(api.core.pool, "asset", {asset_id: data.url})
     try:
-        await api.record(stream, [event], NO_STREAM, request_metadata(request, user), ids, guards)
+        await api.create(ASSETS, asset_id, command, request_metadata(request, user), ids, guards)
     except Exception:
         if not await api.core.store.read_stream(stream):  # not registered: nothing will fetch it
             await url_secrets.forget(api.core.pool, "asset", [asset_id])
         raise
     view = await _view(api, user, asset_id)
     return Reply.of(201, view, {"location": f"{API}/assets/{asset_id}"})
-
-
-def _tags(tags: list[str]) -> list[str]:
-    return list(dict.fromkeys(t.strip() for t in tags if t.strip()))
 
 
 async def _upload(api: ApiState, user: str, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -255,31 +250,24 @@ async def _store_upload(
     blob = await blobs.put_file(upload.path, metadata.content_type)
     thumbnail_id = (await blobs.put_bytes(thumbnail, "image/jpeg")).id if thumbnail else None
     asset_id = ids.new("asset")
-    events: list[Event] = [
-        AssetRegistered(
+    command = RegisterAsset(
+        registered=AssetRegistered(
             asset_id=asset_id,
             user_id=user,
-            name=(fields.name or upload.filename or "upload").strip(),
+            name=fields.name or upload.filename or "upload",
             asset_type=asset_type,
             client_id=fields.client_id,
             campaign_id=fields.campaign_id,
-            tags=_tags(fields.tags),
+            tags=fields.tags,
         ),
-        AssetStored(
+        stored=AssetStored(
             blob_id=blob.id,
             metadata=metadata,
             thumbnail_blob_id=thumbnail_id,
             cost=storage_cost(blob.size_bytes, api.settings.prices),
         ),
-    ]
-    await api.record(
-        stream_id("asset", asset_id),
-        events,
-        NO_STREAM,
-        request_metadata(request, user),
-        ids,
-        guards,
     )
+    await api.create(ASSETS, asset_id, command, request_metadata(request, user), ids, guards)
     view = await _view(api, user, asset_id)
     return Reply.of(201, view, {"location": f"{API}/assets/{asset_id}"})
 
@@ -313,9 +301,7 @@ async def get_asset(api: ApiState, user: str, asset_id: str) -> AssetView:
 async def asset_data(
     api: ApiState, user: str, request: Request[Any, Any, Any], asset_id: str
 ) -> Response[Any]:
-    row = await reads.asset(api.core.pool, user, asset_id)
-    if row is None:
-        raise NotFound(f"asset {asset_id} does not exist")
+    row = reads.found(await reads.asset(api.core.pool, user, asset_id), "asset", asset_id)
     if row["status"] != "ready":
         raise Conflict(
             f"asset {asset_id} is {row['status']}; its bytes are served once it is ready",
@@ -333,9 +319,7 @@ async def asset_data(
 async def asset_thumbnail(
     api: ApiState, user: str, request: Request[Any, Any, Any], asset_id: str
 ) -> Response[Any]:
-    row = await reads.asset(api.core.pool, user, asset_id)
-    if row is None:
-        raise NotFound(f"asset {asset_id} does not exist")
+    row = reads.found(await reads.asset(api.core.pool, user, asset_id), "asset", asset_id)
     if not row["thumbnail_blob_id"]:
         raise NotFound(f"asset {asset_id} has no thumbnail")
     return await blob_response(api.core.blobs, request, row["thumbnail_blob_id"], "image/jpeg")
@@ -349,33 +333,18 @@ async def asset_thumbnail(
 async def delete_asset(
     api: ApiState, user: str, request: Request[Any, Any, Any], asset_id: str
 ) -> None:
-    stream = stream_id("asset", asset_id)
-    # As for clients (`delete_owner`): look once the read models hold everything up to P, then
-    # delete only if no job using the asset was created after P; a new job, in turn, refuses an
-    # asset deleted meanwhile (`still_live`). Never both.
-    for attempt in range(1, DELETE_ATTEMPTS + 1):
-        envelopes = await api.load_owned("asset", asset_id, user)
-        since = await api.core.store.last_position()
-        await api.settle(since)
-        jobs = await reads.jobs_using_asset(api.core.pool, user, asset_id)
-        if jobs:
-            raise Conflict(
-                f"asset {asset_id} is used by unfinished job{'s' * (len(jobs) != 1)}"
-                f" {', '.join(jobs)}; let them finish (or cancel them) first"
-            )
-        try:
-            await api.record(
-                stream,
-                [AssetDeleted()],
-                envelopes[-1].version,
-                request_metadata(request, user),
-                IdSource(user),
-                [asset_unused_since(asset_id, since)],
-            )
-            return
-        except GuardFailed:
-            if attempt == DELETE_ATTEMPTS:
-                raise
+    async def look() -> DeleteAsset:
+        return DeleteAsset(used_by=await reads.jobs_using_asset(api.core.pool, user, asset_id))
+
+    await delete_unused(
+        api,
+        ASSETS,
+        asset_id,
+        user,
+        look,
+        asset.deletion_guards,
+        request_metadata(request, user),
+    )
 
 
 router = Router(

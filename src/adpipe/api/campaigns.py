@@ -9,19 +9,14 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
 
-from adpipe.errors import Conflict, NotFound, ValidationFailed
-from adpipe.events.catalogue import stream_id
-from adpipe.events.party import (
-    CampaignCreated,
-    CampaignProfile,
-    CampaignUpdated,
-)
-from adpipe.storage.eventstore import NO_STREAM
+from adpipe.domain import campaign
+from adpipe.domain.campaign import CAMPAIGNS, CreateCampaign, DeleteCampaign, ReplaceCampaign
+from adpipe.events.party import CampaignProfile
 
 from . import reads
 from .errors import problem_specs
 from .fields import ClientIdFilter, Id, Money, Name, OptionalText, PageNumber, PageSize
-from .refs import check_owner_refs, delete_owner
+from .refs import check_owner_refs, delete_unused
 from .state import ApiState, IdSource, request_metadata
 from .stats import summarize
 from .views import API, CampaignPage, CampaignStats, CampaignView, campaign_view
@@ -39,11 +34,6 @@ class CampaignBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     end_date: date | None = None
 
     def profile(self) -> CampaignProfile:
-        if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise ValidationFailed(
-                "the campaign ends before it starts",
-                [{"field": "endDate", "message": "must not be before startDate"}],
-            )
         return CampaignProfile(
             name=self.name.strip(),
             description=self.description.strip(),
@@ -56,9 +46,7 @@ class CampaignBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 async def _view(api: ApiState, user: str, campaign_id: str) -> CampaignView:
     row = await reads.campaign(api.core.pool, user, campaign_id)
-    if row is None:
-        raise NotFound(f"campaign {campaign_id} does not exist")
-    return campaign_view(row)
+    return campaign_view(reads.found(row, "campaign", campaign_id))
 
 
 @get("/", summary="List campaigns (optionally of one client)", responses=problem_specs(422))
@@ -79,20 +67,13 @@ async def list_campaigns(
 async def create_campaign(
     api: ApiState, user: str, request: Request[Any, Any, Any], data: CampaignBody
 ) -> Response[CampaignView]:
-    profile = data.profile()
-    guards = await check_owner_refs(api.core.pool, user, data.client_id, None)
     campaign_id = str(uuid.uuid4())
-    event = CampaignCreated(
-        campaign_id=campaign_id, user_id=user, client_id=data.client_id, profile=profile
+    command = CreateCampaign(
+        campaign_id=campaign_id, user_id=user, client_id=data.client_id, profile=data.profile()
     )
-    await api.record(
-        stream_id("campaign", campaign_id),
-        [event],
-        NO_STREAM,
-        request_metadata(request, user),
-        IdSource(user),
-        guards,
-    )
+    guards = await check_owner_refs(api.core.pool, user, data.client_id, None)
+    metadata = request_metadata(request, user)
+    await api.create(CAMPAIGNS, campaign_id, command, metadata, IdSource(user), guards)
     view = await _view(api, user, campaign_id)
     return Response(view, status_code=201, headers={"location": f"{API}/campaigns/{campaign_id}"})
 
@@ -114,21 +95,9 @@ async def update_campaign(
     campaign_id: str,
     data: CampaignBody,
 ) -> CampaignView:
-    envelopes = await api.load_owned("campaign", campaign_id, user)
-    created = envelopes[0].data
-    assert isinstance(created, CampaignCreated)
-    if data.client_id != created.client_id:
-        raise ValidationFailed(
-            "a campaign cannot move to another client",
-            [{"field": "clientId", "message": f"must stay {created.client_id}"}],
-        )
-    await api.record(
-        stream_id("campaign", campaign_id),
-        [CampaignUpdated(profile=data.profile())],
-        envelopes[-1].version,
-        request_metadata(request, user),
-        IdSource(user),
-    )
+    command = ReplaceCampaign(client_id=data.client_id, profile=data.profile())
+    metadata = request_metadata(request, user)
+    await api.execute(CAMPAIGNS, campaign_id, user, command, metadata, IdSource(user))
     return await _view(api, user, campaign_id)
 
 
@@ -140,16 +109,18 @@ async def update_campaign(
 async def delete_campaign(
     api: ApiState, user: str, request: Request[Any, Any, Any], campaign_id: str
 ) -> None:
-    async def check_unused() -> None:
+    async def look() -> DeleteCampaign:
         active = await reads.campaign_active_jobs(api.core.pool, user, campaign_id)
-        if active:
-            raise Conflict(
-                f"campaign {campaign_id} still has {active} unfinished"
-                f" job{'s' * (active != 1)}; let them finish (or cancel them) first"
-            )
+        return DeleteCampaign(active_jobs=active)
 
-    await delete_owner(
-        api, user, "campaign", campaign_id, check_unused, request_metadata(request, user)
+    await delete_unused(
+        api,
+        CAMPAIGNS,
+        campaign_id,
+        user,
+        look,
+        campaign.deletion_guards,
+        request_metadata(request, user),
     )
 
 

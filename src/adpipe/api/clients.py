@@ -8,15 +8,14 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
 
-from adpipe.errors import Conflict, NotFound
-from adpipe.events.catalogue import stream_id
-from adpipe.events.party import ClientCreated, ClientProfile, ClientUpdated
-from adpipe.storage.eventstore import NO_STREAM
+from adpipe.domain import client
+from adpipe.domain.client import CLIENTS, CreateClient, DeleteClient, ReplaceClient
+from adpipe.events.party import ClientProfile
 
 from . import reads
 from .errors import problem_specs
 from .fields import Color, HttpUrl, Name, OptionalText, PageNumber, PageSize
-from .refs import delete_owner
+from .refs import delete_unused
 from .state import ApiState, IdSource, request_metadata
 from .stats import summarize
 from .views import API, ClientPage, ClientStats, ClientView, client_view
@@ -41,9 +40,7 @@ class ClientBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 async def _view(api: ApiState, user: str, client_id: str) -> ClientView:
     row = await reads.client(api.core.pool, user, client_id)
-    if row is None:
-        raise NotFound(f"client {client_id} does not exist")
-    return client_view(row)
+    return client_view(reads.found(row, "client", client_id))
 
 
 @get("/", summary="List clients", responses=problem_specs(422))
@@ -61,14 +58,8 @@ async def create_client(
     api: ApiState, user: str, request: Request[Any, Any, Any], data: ClientBody
 ) -> Response[ClientView]:
     client_id = str(uuid.uuid4())
-    event = ClientCreated(client_id=client_id, user_id=user, profile=data.profile())
-    await api.record(
-        stream_id("client", client_id),
-        [event],
-        NO_STREAM,
-        request_metadata(request, user),
-        IdSource(user),
-    )
+    command = CreateClient(client_id=client_id, user_id=user, profile=data.profile())
+    await api.create(CLIENTS, client_id, command, request_metadata(request, user), IdSource(user))
     view = await _view(api, user, client_id)
     return Response(view, status_code=201, headers={"location": f"{API}/clients/{client_id}"})
 
@@ -86,14 +77,9 @@ async def get_client(api: ApiState, user: str, client_id: str) -> ClientView:
 async def update_client(
     api: ApiState, user: str, request: Request[Any, Any, Any], client_id: str, data: ClientBody
 ) -> ClientView:
-    envelopes = await api.load_owned("client", client_id, user)
-    await api.record(
-        stream_id("client", client_id),
-        [ClientUpdated(profile=data.profile())],
-        envelopes[-1].version,
-        request_metadata(request, user),
-        IdSource(user),
-    )
+    command = ReplaceClient(profile=data.profile())
+    metadata = request_metadata(request, user)
+    await api.execute(CLIENTS, client_id, user, command, metadata, IdSource(user))
     return await _view(api, user, client_id)
 
 
@@ -105,21 +91,18 @@ async def update_client(
 async def delete_client(
     api: ApiState, user: str, request: Request[Any, Any, Any], client_id: str
 ) -> None:
-    async def check_unused() -> None:
+    async def look() -> DeleteClient:
         campaigns, active_jobs = await reads.client_dependents(api.core.pool, user, client_id)
-        if campaigns or active_jobs:
-            reasons = []
-            if campaigns:
-                reasons.append(f"{campaigns} campaign{'s' * (campaigns != 1)}")
-            if active_jobs:
-                reasons.append(f"{active_jobs} unfinished job{'s' * (active_jobs != 1)}")
-            raise Conflict(
-                f"client {client_id} still has {' and '.join(reasons)}; delete its campaigns"
-                " and let its jobs finish (or cancel them) first"
-            )
+        return DeleteClient(campaigns=campaigns, active_jobs=active_jobs)
 
-    await delete_owner(
-        api, user, "client", client_id, check_unused, request_metadata(request, user)
+    await delete_unused(
+        api,
+        CLIENTS,
+        client_id,
+        user,
+        look,
+        client.deletion_guards,
+        request_metadata(request, user),
     )
 
 

@@ -8,12 +8,20 @@ from typing import TYPE_CHECKING, Any
 from psycopg.rows import dict_row
 
 from adpipe.domain.job import TERMINAL
+from adpipe.domain.resource import missing
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
 Row = dict[str, Any]
 _TERMINAL = sorted(TERMINAL)
+
+
+def found(row: Row | None, kind: str, entity_id: str) -> Row:
+    """The row of the user's own resource, or the NotFound any other answers."""
+    if row is None:
+        raise missing(kind, entity_id)
+    return row
 
 
 async def _all(pool: AsyncConnectionPool[Any], query: str, params: Sequence[Any]) -> list[Row]:

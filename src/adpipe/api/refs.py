@@ -1,21 +1,21 @@
 """Checks on ids a request body refers to: the user's own client, campaign or asset, or 422.
 
 A reference to another user's resource fails exactly like one to a resource that never existed.
-Creating under a client or campaign and deleting it are guarded against each other (see
-`delete_owner`), so a race between them cannot leave anything owned by a deleted one.
+Creating under a client, campaign or asset and deleting it are guarded against each other (see
+`delete_unused`), so a race between them cannot leave anything depending on a deleted one.
 """
 
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from adpipe.domain.guards import NoneSince
+from adpipe.domain.guards import still_live as still_live  # for the jobs handler
 from adpipe.errors import ValidationFailed
 from adpipe.events.asset import AssetType
-from adpipe.events.catalogue import stream_id
-from adpipe.events.party import CampaignDeleted, ClientDeleted
-from adpipe.storage.eventstore import GuardFailed, NoneSince
+from adpipe.storage.eventstore import GuardFailed
 
 from . import reads
 from .state import IdSource
@@ -25,9 +25,13 @@ if TYPE_CHECKING:
 
     from psycopg_pool import AsyncConnectionPool
 
+    from adpipe.domain.resource import Aggregate, ResourceState
     from adpipe.events.catalogue import Metadata
 
     from .state import ApiState
+
+    S = TypeVar("S", bound=ResourceState)
+    C = TypeVar("C")
 
 
 _TYPES_BY_EXTENSION: dict[str, AssetType] = {
@@ -39,16 +43,6 @@ _TYPES_BY_EXTENSION: dict[str, AssetType] = {
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
-
-
-def still_live(kind: str, entity_id: str) -> NoneSince:
-    """Guard for an append that refers to a client or campaign: refused if it was deleted, even
-    a moment ago (a delete checks for dependents the other way round, see `delete_owner`)."""
-    return NoneSince(
-        types=(f"{kind}.deleted",),
-        stream=stream_id(kind, entity_id),
-        reason=f"{kind} {entity_id} was deleted while this request ran",
-    )
 
 
 async def check_owner_refs(
@@ -90,68 +84,32 @@ async def check_owner_refs(
 DELETE_ATTEMPTS = 3
 
 
-def owned_since(
-    kind: Literal["client", "campaign"], entity_id: str, position: int
-) -> list[NoneSince]:
-    """Guards for deleting a client or campaign: nothing it owns was created after `position`.
-    Only creations naming this one count: other clients' and other users' work never trips them."""
-    reason = f"{kind} {entity_id} is being used by requests in flight; try again"
-    jobs = NoneSince(
-        position=position,
-        types=("job.created",),
-        matching={"context": {f"{kind}Id": entity_id}},
-        reason=reason,
-    )
-    if kind == "campaign":
-        return [jobs]
-    campaigns = NoneSince(
-        position=position,
-        types=("campaign.created",),
-        matching={"clientId": entity_id},
-        reason=reason,
-    )
-    return [campaigns, jobs]
-
-
-def asset_unused_since(asset_id: str, position: int) -> NoneSince:
-    """Guard for deleting an asset: no job using it was created after `position`."""
-    return NoneSince(
-        position=position,
-        types=("job.created",),
-        matching={"creative": {"assets": [{"assetId": asset_id}]}},
-        reason=f"asset {asset_id} is being used by a job created meanwhile; try again",
-    )
-
-
-async def delete_owner(
+async def delete_unused(
     api: ApiState,
-    user: str,
-    kind: Literal["client", "campaign"],
+    aggregate: Aggregate[S, C],
     entity_id: str,
-    check_unused: Callable[[], Awaitable[None]],
+    user: str,
+    look: Callable[[], Awaitable[C]],
+    deletion_guards: Callable[[str, int], list[NoneSince]],
     metadata: Metadata,
 ) -> None:
-    """Delete a client or campaign once `check_unused` (which raises Conflict) finds nothing
-    depending on it in the read models.
+    """Delete a client, campaign or asset with the command `look` makes from what depends on it
+    in the read models (its aggregate refuses while anything does).
 
     The read models first catch up with the log as it is now (position P), so everything created
-    before P is seen; the deletion is then appended with a guard refusing it if anything owned
-    was created after P. Creations, in turn, carry `still_live` guards. Either way round, nothing
-    ends up owned by a deleted client or campaign. A guard that trips (a creation under this
-    very client or campaign) just makes it look again.
+    before P is seen; the deletion is then appended with the aggregate's `deletion_guards`,
+    refusing it if anything depending on this very resource was created after P. Creations, in
+    turn, carry `still_live` guards. Either way round, nothing ends up depending on a deleted
+    resource, and other resources' or users' work never trips the guards. A guard that trips (a
+    creation under this very resource) just makes it look again.
     """
-    stream = stream_id(kind, entity_id)
     for attempt in range(1, DELETE_ATTEMPTS + 1):
-        envelopes = await api.load_owned(kind, entity_id, user)
         since = await api.core.store.last_position()
         await api.settle(since)
-        await check_unused()
-        guards = owned_since(kind, entity_id, since)
-        deletion = ClientDeleted() if kind == "client" else CampaignDeleted()
+        command = await look()
+        guards = deletion_guards(entity_id, since)
         try:
-            await api.record(
-                stream, [deletion], envelopes[-1].version, metadata, IdSource(user), guards
-            )
+            await api.execute(aggregate, entity_id, user, command, metadata, IdSource(user), guards)
             return
         except GuardFailed:
             if attempt == DELETE_ATTEMPTS:

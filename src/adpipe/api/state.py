@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from adpipe.errors import NotFound
-from adpipe.events.catalogue import Envelope, Metadata, NewEvent, stream_id
+from adpipe import resources
+from adpipe.domain.resource import Aggregate, ResourceState
+from adpipe.events.catalogue import Metadata
 from adpipe.media import MediaInspector
 from adpipe.projections import PROJECTION_NAMES
 from adpipe.projector import wait_for_projections
@@ -20,11 +21,13 @@ if TYPE_CHECKING:
     from litestar.datastructures import State
 
     from adpipe.context import Core
-    from adpipe.events.base import Event
+    from adpipe.domain.guards import NoneSince
+    from adpipe.events.catalogue import Envelope
     from adpipe.settings import Settings
-    from adpipe.storage.eventstore import NoneSince
     from adpipe.storage.subscription import Waker
 
+S = TypeVar("S", bound=ResourceState)
+C = TypeVar("C")
 NatsReady = Callable[[], Awaitable[bool]]
 
 # uuid5 namespace for ids derived from an Idempotency-Key (see IdSource).
@@ -60,34 +63,48 @@ class ApiState:
             within=self.settings.projection_wait_seconds,
         )
 
-    async def record(
+    async def create(
         self,
-        stream: str,
-        events: list[Event],
-        expected_version: int,
+        aggregate: Aggregate[S, C],
+        entity_id: str,
+        command: C,
         metadata: Metadata,
         ids: IdSource,
         guards: Sequence[NoneSince] = (),
     ) -> list[Envelope]:
-        """Appends (refused by any guard that does not hold), then waits for the read models to
-        show it (read-your-writes)."""
-        batch = [
-            NewEvent(event=e, id=ids.new(f"event:{stream}:{expected_version + i}"))
-            for i, e in enumerate(events, start=1)
-        ]
-        recorded = await self.core.store.append(
-            stream, batch, expected_version, metadata, guards=guards
+        """A new resource (see `resources.create`), then waits for the read models to show it
+        (read-your-writes)."""
+        recorded = await resources.create(
+            self.core.store, aggregate, entity_id, command, metadata, new_id=ids.new, guards=guards
         )
         await self.settle(recorded[-1].position)
         return recorded
 
-    async def load_owned(self, kind: str, entity_id: str, user: str) -> list[Envelope]:
-        """The stream of a live client, campaign or asset of `user`; 404 for anyone else's."""
-        envelopes = await self.core.store.read_stream(stream_id(kind, entity_id))
-        owner = getattr(envelopes[0].data, "user_id", None) if envelopes else None
-        if owner != user or envelopes[-1].type.endswith(".deleted"):
-            raise NotFound(f"{kind} {entity_id} does not exist")
-        return envelopes
+    async def execute(
+        self,
+        aggregate: Aggregate[S, C],
+        entity_id: str,
+        user: str,
+        command: C,
+        metadata: Metadata,
+        ids: IdSource,
+        guards: Sequence[NoneSince] = (),
+    ) -> None:
+        """A command on `user`'s resource (see `resources.execute`: refused by its aggregate, or
+        by any guard that does not hold), then waits for the read models to show it."""
+        _, recorded = await resources.execute(
+            self.core.store,
+            aggregate,
+            entity_id,
+            user,
+            command,
+            metadata,
+            new_id=ids.new,
+            guards=guards,
+            retries=self.settings.append_retries,
+        )
+        if recorded:
+            await self.settle(recorded[-1].position)
 
 
 class IdSource:

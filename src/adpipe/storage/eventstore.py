@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from adpipe.domain.guards import NoneSince
 from adpipe.events.base import Event
 from adpipe.events.catalogue import Envelope, Metadata, NewEvent
 from adpipe.observability import tracing
@@ -24,7 +25,6 @@ from .groupcommit import (
     ExpectedVersion,
     GroupCommit,
     GuardFailed,
-    NoneSince,
     command,
     envelope_from_row,
 )

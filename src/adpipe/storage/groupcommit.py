@@ -20,6 +20,7 @@ import msgspec
 import psycopg
 from psycopg import sql
 
+from adpipe.domain.guards import NoneSince
 from adpipe.errors import Conflict, DependencyUnavailable, StreamVersionConflict
 from adpipe.events.catalogue import Envelope, Metadata, NewEvent, decode_event
 from adpipe.observability.metrics import EVENTS_APPENDED
@@ -42,18 +43,6 @@ MAX_BATCH_COMMANDS: Final = 128
 MAX_BATCH_EVENTS: Final = 2000
 
 _metadata_decoder = msgspec.json.Decoder(Metadata)
-
-
-class NoneSince(msgspec.Struct, frozen=True, kw_only=True):
-    """Guard: no event of one of `types` was appended after log `position` (0: ever), in
-    `stream` or, without one, anywhere — counting only events whose data contains `matching`
-    (jsonb containment), so a rule about one client is not tripped by another's work."""
-
-    position: int = 0
-    types: tuple[str, ...]
-    stream: str | None = None
-    matching: dict[str, Any] | None = None
-    reason: str
 
 
 class GuardFailed(Conflict):

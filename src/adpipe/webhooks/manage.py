@@ -15,16 +15,22 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from adpipe.errors import Conflict, NotFound, StreamVersionConflict, ValidationFailed
-from adpipe.events.base import Event
-from adpipe.events.catalogue import Envelope, Metadata, stream_id
-from adpipe.events.webhook import (
-    WebhookDeleted,
-    WebhookSecretRotated,
-    WebhookSubscribed,
-    WebhookTest,
-    WebhookUpdated,
+from adpipe import resources
+from adpipe.domain.resource import Command
+from adpipe.domain.webhook import (
+    WEBHOOKS,
+    Delete,
+    RotateSecret,
+    SendTest,
+    Subscribe,
+    Update,
+    WebhookState,
+    decide,
+    fold,
+    require_enabled,
 )
+from adpipe.errors import NotFound
+from adpipe.events.catalogue import Envelope, Metadata, stream_id
 from adpipe.net import DownloadError, UrlGuard
 from adpipe.net.redact import redact_text, redact_url
 from adpipe.projector import wait_for_projections
@@ -32,20 +38,14 @@ from adpipe.storage import url_secrets
 from adpipe.storage.eventstore import NO_STREAM
 
 from . import outbox, signing
-from .patterns import pattern_problem
-from .subscription import WebhookState, fold
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from adpipe.context import Core
     from adpipe.settings import WebhookConfig
     from adpipe.storage.subscription import Waker
 
 READ_MODEL = "webhooks"
 MAX_URL_LENGTH = 2048
-MAX_DESCRIPTION_LENGTH = 1000
-MAX_PATTERNS = 100
 
 
 class SubscribeRequest(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -127,23 +127,25 @@ class Webhooks:
     async def subscribe(
         self, user_id: str, request: SubscribeRequest, metadata: Metadata | None = None
     ) -> WebhookCreated:
-        await self._check(request.url, request.events, request.description)
         webhook_id = str(uuid.uuid4())
+        command = Subscribe(
+            webhook_id=webhook_id,
+            user_id=user_id,
+            url=redact_url(request.url),
+            events=request.events,
+            description=request.description,
+            url_problem=await self._url_problem(request.url),
+        )
+        # Decided before anything is kept: a refused subscription leaves no secret behind.
+        events = decide(WebhookState(), command)
         secret = signing.new_secret()
         async with self.core.pool.connection() as conn:
             await signing.store_secret(conn, webhook_id, secret)
         # Like the signing secret, the URL's credentials are kept before the event, never in it.
         await url_secrets.remember(self.core.pool, "webhook", {webhook_id: request.url})
-        event = WebhookSubscribed(
-            webhook_id=webhook_id,
-            user_id=user_id,
-            url=redact_url(request.url),
-            events=_unique(request.events),
-            description=request.description,
-        )
         try:
             recorded = await self.core.store.append(
-                _stream(webhook_id), [event], NO_STREAM, metadata or _metadata(user_id)
+                _stream(webhook_id), events, NO_STREAM, metadata or _metadata(user_id)
             )
         except Exception:
             await url_secrets.forget(self.core.pool, "webhook", [webhook_id])
@@ -160,39 +162,26 @@ class Webhooks:
         metadata: Metadata | None = None,
     ) -> WebhookView:
         state = await self._load(user_id, webhook_id)
-        await self._check(
-            request.url if request.url is not None else state.url,
-            request.events if request.events is not None else list(state.events),
-            request.description if request.description is not None else state.description,
-            check_url=request.url is not None and request.url != state.url,
+        command = Update(
+            # The event records the URL redacted, so a change of token alone appends nothing.
+            url=redact_url(request.url) if request.url is not None else None,
+            events=request.events,
+            enabled=request.enabled,
+            description=request.description,
+            url_problem=(
+                await self._url_problem(request.url)
+                if request.url is not None and request.url != state.url
+                else None
+            ),
         )
+        decide(state, command)  # refused before the URL below is kept for the sender
         if request.url is not None:
-            # The full URL first (or its row dropped if the new one has no credentials); the
-            # event records it redacted, so a change of token alone appends nothing.
+            # The full URL first (or its row dropped if the new one has no credentials).
             await url_secrets.remember(self.core.pool, "webhook", {webhook_id: request.url})
-        shown_url = redact_url(request.url) if request.url is not None else None
-
-        def decide(state: WebhookState) -> list[Event]:
-            new = WebhookUpdated(
-                url=shown_url if shown_url is not None else state.url,
-                events=_unique(request.events) if request.events is not None else [*state.events],
-                enabled=request.enabled if request.enabled is not None else state.enabled,
-                description=(
-                    request.description if request.description is not None else state.description
-                ),
-            )
-            unchanged = (new.url, tuple(new.events), new.enabled, new.description) == (
-                state.url,
-                state.events,
-                state.enabled,
-                state.description,
-            )
-            return [] if unchanged else [new]
-
-        return view_of(await self._execute(user_id, webhook_id, decide, metadata))
+        return view_of(await self._execute(user_id, webhook_id, command, metadata))
 
     async def delete(self, user_id: str, webhook_id: str, metadata: Metadata | None = None) -> None:
-        await self._execute(user_id, webhook_id, lambda _: [WebhookDeleted()], metadata)
+        await self._execute(user_id, webhook_id, Delete(), metadata)
         async with self.core.pool.connection() as conn:
             await signing.delete_secret(conn, webhook_id)
         await url_secrets.forget(self.core.pool, "webhook", [webhook_id])
@@ -211,27 +200,25 @@ class Webhooks:
             )
             row = await cur.fetchone()
         assert row is not None
-        await self._execute(user_id, webhook_id, lambda _: [WebhookSecretRotated()], metadata)
+        await self._execute(user_id, webhook_id, RotateSecret(), metadata)
         return SecretRotated(secret=secret, previous_secret_expires_at=row[0])
 
     async def send_test(
         self, user_id: str, webhook_id: str, metadata: Metadata | None = None
     ) -> TestSent:
-        state = await self._load(user_id, webhook_id)
-        if not state.enabled:
-            raise Conflict(f"webhook {webhook_id} is disabled; enable it before testing it")
-        recorded = await self.core.store.append(
-            _stream(webhook_id),
-            [WebhookTest(webhook_id=webhook_id)],
-            state.version,
+        _, recorded = await resources.execute(
+            self.core.store,
+            WEBHOOKS,
+            webhook_id,
+            user_id,
+            SendTest(),
             metadata or _metadata(user_id),
+            retries=self.core.settings.append_retries,
         )
         return TestSent(event_id=recorded[0].id, position=recorded[0].position)
 
     async def retry_delivery(self, user_id: str, webhook_id: str, delivery_id: str) -> None:
-        state = await self._load(user_id, webhook_id)
-        if not state.enabled:
-            raise Conflict(f"webhook {webhook_id} is disabled; enable it before resending")
+        require_enabled(await self._load(user_id, webhook_id), "resending")
         if not _is_uuid(delivery_id):
             raise NotFound(f"delivery {delivery_id} does not exist")
         async with self.core.pool.connection() as conn:
@@ -297,28 +284,21 @@ class Webhooks:
         return state
 
     async def _execute(
-        self,
-        user_id: str,
-        webhook_id: str,
-        decide: Callable[[WebhookState], list[Event]],
-        metadata: Metadata | None,
+        self, user_id: str, webhook_id: str, command: Command, metadata: Metadata | None
     ) -> WebhookState:
-        """Load, decide, append at the expected version; re-decided after a concurrent write."""
-        for _ in range(self.core.settings.append_retries + 1):
-            state = await self._load(user_id, webhook_id)
-            events = decide(state)
-            if not events:
-                return state
-            try:
-                recorded = await self.core.store.append(
-                    _stream(webhook_id), events, state.version, metadata or _metadata(user_id)
-                )
-            except StreamVersionConflict:
-                continue
+        """Decided and appended (`resources.execute`), then the list shows it."""
+        state, recorded = await resources.execute(
+            self.core.store,
+            WEBHOOKS,
+            webhook_id,
+            user_id,
+            command,
+            metadata or _metadata(user_id),
+            retries=self.core.settings.append_retries,
+        )
+        if recorded:
             await self._settle(recorded)
-            envelopes = await self.core.store.read_stream(_stream(webhook_id))
-            return fold(envelopes)
-        raise Conflict(f"webhook {webhook_id} keeps changing; try again")
+        return state
 
     async def _settle(self, recorded: list[Envelope]) -> None:
         """Read-your-writes: the list shows this change once the call returns."""
@@ -329,27 +309,6 @@ class Webhooks:
             waker=self.projections_waker,
             within=self.core.settings.projection_wait_seconds,
         )
-
-    async def _check(
-        self, url: str, events: list[str], description: str, *, check_url: bool = True
-    ) -> None:
-        errors: list[dict[str, str]] = []
-        if check_url:
-            if problem := await self._url_problem(url):
-                errors.append({"field": "url", "message": problem})
-        if not events:
-            errors.append({"field": "events", "message": "subscribe to at least one event"})
-        elif len(events) > MAX_PATTERNS:
-            errors.append({"field": "events", "message": f"at most {MAX_PATTERNS} filters"})
-        for i, pattern in enumerate(events):
-            if problem := pattern_problem(pattern):
-                errors.append({"field": f"events[{i}]", "message": problem})
-        if len(description) > MAX_DESCRIPTION_LENGTH:
-            errors.append(
-                {"field": "description", "message": f"at most {MAX_DESCRIPTION_LENGTH} characters"}
-            )
-        if errors:
-            raise ValidationFailed("the webhook subscription is not valid", errors)
 
     async def _url_problem(self, url: str) -> str | None:
         if len(url) > MAX_URL_LENGTH:
@@ -370,10 +329,6 @@ def _stream(webhook_id: str) -> str:
 
 def _metadata(user_id: str) -> Metadata:
     return Metadata(actor=f"user:{user_id}")
-
-
-def _unique(patterns: list[str]) -> list[str]:
-    return list(dict.fromkeys(patterns))
 
 
 def _is_uuid(value: str) -> bool:
