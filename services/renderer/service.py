@@ -142,6 +142,7 @@ class Renderer:
             scenes=list(state.scenes),
             aspect_ratio=creative.aspect_ratio,
             resolution=creative.resolution,
+            fps=self.core.settings.render_fps,
             call_to_action=state.ad_basics.call_to_action,
             style=creative.direction.style,
             product=state.ad_basics.product,

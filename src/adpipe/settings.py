@@ -184,6 +184,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # render of a 12 MP still and a 1080p clip peaked at 0.72 GB (0.43 GB resident); near three
     # times that leaves room for 4K source clips and still stops a runaway.
     render_memory_bytes: int = 2 * 2**30
+    # Frames per second of every render: 30 is what ad platforms expect. Lower only where the
+    # motion does not matter (the API tests render at a few frames a second to stay fast).
+    render_fps: int = 30
 
     # Per-user limits (429 with Retry-After past them; other users are unaffected).
     # Unfinished jobs: a marketer reviews a handful at once; beyond that it is a script.

@@ -1,5 +1,11 @@
-"""API fixtures: a Core on a fresh database, the projector and fake services running in-process,
-the app served by uvicorn on 127.0.0.1, and HTTP clients for two users (alice and bob)."""
+"""API fixtures: the real thing in-process on a fresh database and NATS — the relay, the projector
+and the downloader, planner (built-in, offline), voice (espeak-ng, offline) and renderer services
+— the app served by uvicorn on 127.0.0.1, and HTTP clients for two users (alice and bob).
+
+Only the outside world is faked: remote assets are files on a 127.0.0.1 server (`cdn`; any other
+path answers 404), and the cloud TTS provider is a local fake of its HTTP API (`speech_provider`).
+Videos render at RENDER_FPS frames a second, so an approved 30 s ad takes a second or two.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +23,20 @@ import uvicorn
 from adpipe.api.app import create_app
 from adpipe.api.keys import create_key
 from adpipe.api.server import ApiServer
-from adpipe.context import Core, open_core
+from adpipe.context import Core
 from adpipe.projections import ALL_PROJECTIONS
 from adpipe.projector import Projector
 from adpipe.settings import load_settings
 from adpipe.tasks import cancel_and_wait
-
-from .fakes import FakeServices, running
+from testkit.cdn import Cdn, serving_files
+from testkit.speech_provider import FakeSpeechProvider, serve
+from testkit.stack import PausableService, RunningStack, running_stack
 
 UPLOAD_LIMIT = 2 * 1024 * 1024
+SERVICES = ("downloader", "planner", "voice", "renderer")
+# Few frames: what the API tests check of a video (stored, served, priced by its length) does
+# not depend on smooth motion, and 60 frames of a 30 s ad render in about a second.
+RENDER_FPS = 2
 
 
 @dataclass
@@ -74,23 +85,42 @@ class Client:
 
 
 @pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    """Tests override this to change settings (e.g. a short storyboard wait)."""
-    return {}
+def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Tests override this to change settings (e.g. a short storyboard wait), or parametrize
+    it indirectly."""
+    return dict(getattr(request, "param", {}))
 
 
 @pytest.fixture
-async def core(database_url: str, settings_overrides: dict[str, Any]) -> AsyncIterator[Core]:
+async def stack(
+    database_url: str, nats_url: str, settings_overrides: dict[str, Any]
+) -> AsyncIterator[RunningStack]:
+    """A Core on this test's database and the relay to NATS; the projector and the services
+    are fixtures of their own (a test may swap the projector, or run none)."""
     values: dict[str, Any] = {
         "database_url": database_url,
+        "nats_url": nats_url,
         "pool_max_size": 12,
-        "storyboard_wait_seconds": 10.0,
+        # Real services on a busy machine: a storyboard with its narrations can take seconds.
+        "storyboard_wait_seconds": 30.0,
         "projection_wait_seconds": 10.0,
         "upload_max_bytes": UPLOAD_LIMIT,
+        "allow_private_urls": True,  # the "internet" here is the `cdn` on 127.0.0.1
+        "render_fps": RENDER_FPS,
+        "retry_backoff_seconds": (0.2, 0.5),
+        "max_deliver": 3,
+        "download_retries": 1,
+        # A render still running when the test ends is stopped at once, not waited for.
+        "service_drain_seconds": 0.5,
         **settings_overrides,
     }
-    async with open_core(load_settings({}, **values)) as opened:
-        yield opened
+    async with running_stack(load_settings({}, **values), projector=False) as running:
+        yield running
+
+
+@pytest.fixture
+def core(stack: RunningStack) -> Core:
+    return stack.core
 
 
 @pytest.fixture
@@ -104,9 +134,49 @@ async def projector(core: Core) -> AsyncIterator[Projector]:
 
 
 @pytest.fixture
-async def fakes(core: Core, projector: Projector) -> AsyncIterator[FakeServices]:
-    async with running(FakeServices(core)) as services:
-        yield services
+async def cdn() -> AsyncIterator[Cdn]:
+    async with serving_files() as served:
+        yield served
+
+
+@pytest.fixture
+async def speech_provider(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeSpeechProvider]:
+    """The cloud TTS provider, for tests that configure a tts_model: litellm finds it through
+    the variables the README tells an operator to set, so no narration leaves 127.0.0.1."""
+    async with serve() as fake:
+        monkeypatch.setenv("OPENAI_API_BASE", fake.url)
+        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        yield fake
+
+
+@dataclass
+class Pipeline:
+    """The real services behind this test's API, each paused and resumed at will: a paused
+    planner leaves jobs pending and regenerations waiting, a paused voice leaves narrations
+    pending; resumed, they pick up what arrived meanwhile from their durable consumers."""
+
+    stack: RunningStack
+    services: dict[str, PausableService]
+
+    async def pause(self, name: str) -> None:
+        await self.services[name].pause()
+
+    def resume(self, name: str) -> None:
+        self.services[name].start()
+
+
+@pytest.fixture
+async def pipeline(
+    stack: RunningStack, projector: Projector, speech_provider: FakeSpeechProvider
+) -> AsyncIterator[Pipeline]:
+    services = {name: PausableService(name, stack) for name in SERVICES}
+    for service in services.values():
+        service.start()
+    try:
+        yield Pipeline(stack, services)
+    finally:
+        await asyncio.gather(*(service.cancel() for service in services.values()))
 
 
 @contextlib.asynccontextmanager
@@ -134,7 +204,7 @@ async def serving(core: Core, **app_options: Any) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def base_url(core: Core, fakes: FakeServices) -> AsyncIterator[str]:
+async def base_url(core: Core, pipeline: Pipeline) -> AsyncIterator[str]:
     async with serving(core) as url:
         yield url
 

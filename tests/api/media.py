@@ -8,8 +8,6 @@ import wave
 
 from PIL import Image
 
-from adpipe.events.asset import AssetMetadata
-
 
 def png(width: int = 64, height: int = 48, *, noise: bool = False) -> bytes:
     image = Image.new("RGB", (width, height), (200, 30, 30))
@@ -29,9 +27,3 @@ def wav(seconds: float = 1.0) -> bytes:
         w.setframerate(8000)
         w.writeframes(b"\0\0" * int(8000 * seconds))
     return out.getvalue()
-
-
-def png_metadata(data: bytes) -> AssetMetadata:
-    return AssetMetadata(
-        format="png", content_type="image/png", size=len(data), width=64, height=48
-    )

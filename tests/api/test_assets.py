@@ -10,9 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from testkit.cdn import Cdn
+
 from .conftest import UPLOAD_LIMIT, Client, job_body, new_client
-from .fakes import FakeServices
-from .media import png, png_metadata, wav
+from .media import png, wav
 
 ASSETS = "/api/v3/assets"
 
@@ -148,33 +149,33 @@ async def test_an_upload_over_the_limit_is_a_413_problem_and_stores_nothing(alic
 
 
 async def test_a_url_asset_is_pending_until_the_downloader_stores_it(
-    alice: Client, fakes: FakeServices
+    alice: Client, cdn: Cdn
 ) -> None:
     data = png()
-    fakes.remote["https://cdn.example/hero.png"] = (data, png_metadata(data))
-    answer = await alice.post(ASSETS, json={"url": "https://cdn.example/hero.png", "tags": ["x"]})
+    url = cdn.add("/hero.png", data, "image/png")
+    answer = await alice.post(ASSETS, json={"url": url, "tags": ["x"]})
     assert answer.status == 201
     asset = answer.json()
     assert asset["name"] == "hero.png" and asset["type"] == "image"
-    assert asset["sourceUrl"] == "https://cdn.example/hero.png"
+    assert asset["sourceUrl"] == url
     assert asset["status"] in ("pending", "ready")
     ready = await until(alice, f"{ASSETS}/{asset['id']}", lambda a: a["status"] != "pending")
     assert ready["status"] == "ready" and ready["width"] == 64
     assert (await alice.get(ready["url"])).body == data
 
-    failed = (await alice.post(ASSETS, json={"url": "https://cdn.example/gone.jpg"})).json()
+    failed = (await alice.post(ASSETS, json={"url": cdn.url("/gone.jpg")})).json()
     failed = await until(alice, f"{ASSETS}/{failed['id']}", lambda a: a["status"] != "pending")
     assert failed["status"] == "failed" and failed["error"]["code"] == "http_404"
     not_ready = await alice.get(failed["url"])
     assert not_ready.status == 409 and not_ready.json()["assetStatus"] == "failed"
 
 
-async def test_a_url_without_a_telling_extension_needs_a_type(alice: Client) -> None:
-    answer = await alice.post(ASSETS, json={"url": "https://cdn.example/media?id=1"})
+async def test_a_url_without_a_telling_extension_needs_a_type(alice: Client, cdn: Cdn) -> None:
+    answer = await alice.post(ASSETS, json={"url": cdn.url("/media?id=1")})
     assert answer.status == 422 and answer.json()["errors"][0]["field"] == "type"
     bad_url = await alice.post(ASSETS, json={"url": "ftp://cdn.example/x.png"})
     assert bad_url.status == 422 and bad_url.json()["errors"][0]["field"] == "url"
-    ok = await alice.post(ASSETS, json={"url": "https://cdn.example/media?id=1", "type": "video"})
+    ok = await alice.post(ASSETS, json={"url": cdn.url("/media?id=1"), "type": "video"})
     assert ok.status == 201 and ok.json()["type"] == "video"
 
 

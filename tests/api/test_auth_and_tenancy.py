@@ -44,7 +44,8 @@ async def test_another_users_resources_answer_404_everywhere(alice: Client, bob:
         await alice.post("/api/v3/campaigns", json={"clientId": client_id, "name": "Q4"})
     ).json()
     asset = await upload(alice, png(), clientId=client_id)
-    body = job_body(client_id, assets=[{"id": asset["id"]}])
+    # Short and 720p: the video only has to exist, and the real renderer makes it.
+    body = job_body(client_id, assets=[{"id": asset["id"]}], durationSeconds=6, resolution="720p")
     job = (await alice.post("/api/v3/jobs", json=body)).json()
     await act(alice, job["id"], action="approve_storyboard")
     await until_status(alice, job["id"], "completed")

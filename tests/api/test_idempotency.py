@@ -8,9 +8,11 @@ import json
 import aiohttp
 
 from adpipe.context import Core
+from adpipe.events.job import SceneRegenerated
+from adpipe.jobs import job_stream
+from testkit.cdn import Cdn
 
 from .conftest import Client, job_body, new_client
-from .fakes import FakeServices
 from .media import png
 from .test_assets import form
 
@@ -77,9 +79,7 @@ async def test_concurrent_duplicates_run_once(alice: Client, core: Core) -> None
     assert all("still being processed" in a.json()["detail"] for a in in_flight)
 
 
-async def test_a_retried_action_does_not_regenerate_twice(
-    alice: Client, fakes: FakeServices
-) -> None:
+async def test_a_retried_action_does_not_regenerate_twice(alice: Client, core: Core) -> None:
     client_id = await new_client(alice)
     job = (await alice.post("/api/v3/jobs", json=job_body(client_id))).json()
     url = f"/api/v3/jobs/{job['id']}/actions"
@@ -88,10 +88,11 @@ async def test_a_retried_action_does_not_regenerate_twice(
     first = await alice.post(url, json=body, headers=headers)
     again = await alice.post(url, json=body, headers=headers)
     assert first.status == again.status == 200 and again.body == first.body
-    assert fakes.regenerations == 1
+    events = await core.store.read_stream(job_stream(job["id"]))
+    assert sum(isinstance(e.data, SceneRegenerated) for e in events) == 1
 
 
-async def test_a_retried_upload_stores_one_asset(alice: Client) -> None:
+async def test_a_retried_upload_stores_one_asset(alice: Client, cdn: Cdn) -> None:
     data = png()
     headers = {"Idempotency-Key": "upload-1"}
     first = await alice.post(
@@ -103,12 +104,12 @@ async def test_a_retried_upload_stores_one_asset(alice: Client) -> None:
     assert first.status == again.status == 201 and first.body == again.body
     url_first = await alice.post(
         "/api/v3/assets",
-        json={"url": "https://cdn.example/a.png"},
+        json={"url": cdn.url("/a.png")},
         headers={"Idempotency-Key": "u"},
     )
     url_again = await alice.post(
         "/api/v3/assets",
-        json={"url": "https://cdn.example/a.png"},
+        json={"url": cdn.url("/a.png")},
         headers={"Idempotency-Key": "u"},
     )
     assert url_first.body == url_again.body

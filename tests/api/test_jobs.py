@@ -9,10 +9,12 @@ import pytest
 from adpipe.context import Core
 from adpipe.events.asset import AssetRegistered
 from adpipe.events.job import JobCreated
+from adpipe.pricing import storage_cost
+from adpipe.settings import Prices
+from testkit.cdn import Cdn
 
-from .conftest import Client, job_body, new_client, serving
-from .fakes import FakeServices
-from .media import png, png_metadata
+from .conftest import Client, Pipeline, job_body, new_client, serving
+from .media import png
 from .test_assets import upload
 
 JOBS = "/api/v3/jobs"
@@ -20,6 +22,7 @@ STYLE = {"style": "x"}
 
 
 async def test_a_new_job_is_answered_with_its_storyboard(alice: Client) -> None:
+    # The answer waits for the scenes' narrations too, so the job does not change after it.
     client_id = await new_client(alice)
     answer = await alice.post(JOBS, json=job_body(client_id))
     assert answer.status == 201, answer.body
@@ -59,40 +62,40 @@ async def test_a_new_job_is_answered_with_its_storyboard(alice: Client) -> None:
 
 
 async def test_url_assets_are_registered_for_the_downloader_before_the_job(
-    alice: Client, core: Core, fakes: FakeServices
+    alice: Client, core: Core, cdn: Cdn
 ) -> None:
     data = png()
-    fakes.remote["https://cdn.com/product.jpg"] = (data, png_metadata(data))
+    url = cdn.add("/product.jpg", data, "image/png")
     client_id = await new_client(alice)
-    body = job_body(
-        client_id,
-        assets=[{"url": "https://cdn.com/product.jpg", "type": "image", "name": "Product Hero"}],
-    )
+    body = job_body(client_id, assets=[{"url": url, "type": "image", "name": "Product Hero"}])
     job = (await alice.post(JOBS, json=body)).json()
     assert job["status"] == "storyboard_review"
     (ref,) = job["creative"]["assets"]
-    assert ref["name"] == "Product Hero" and ref["sourceUrl"] == "https://cdn.com/product.jpg"
+    assert ref["name"] == "Product Hero" and ref["sourceUrl"] == url
     assert ref["url"] == f"/api/v3/assets/{ref['id']}/data"
     (asset,) = job["assets"]
     assert asset["id"] == ref["id"] and asset["status"] == "ready" and asset["jobId"] == job["id"]
     assert job["scenes"][0]["assets"] == [ref["id"]]
-    assert job["cost"]["breakdown"]["storage"] == pytest.approx(0.001)
+    assert job["cost"]["breakdown"]["storage"] == pytest.approx(storage_cost(len(data), Prices()))
 
     log = await core.store.read_all(0, 1000)
     registered = next(e for e in log if isinstance(e.data, AssetRegistered))
     created = next(e for e in log if isinstance(e.data, JobCreated))
     assert registered.position < created.position
     assert registered.data.job_id == job["id"]
-    assert registered.data.source_url == "https://cdn.com/product.jpg"
-    assert created.data.creative.assets[0].url == "https://cdn.com/product.jpg"
+    assert registered.data.source_url == url
+    assert created.data.creative.assets[0].url == url
     assert created.data.creative.assets[0].asset_id == registered.data.asset_id
 
 
-async def test_assets_given_by_id_must_be_the_callers_and_ready(alice: Client, bob: Client) -> None:
+async def test_assets_given_by_id_must_be_the_callers_and_ready(
+    alice: Client, bob: Client, cdn: Cdn
+) -> None:
     client_id = await new_client(alice)
     mine = await upload(alice, png())
     theirs = await upload(bob, png())
-    pending = (await alice.post("/api/v3/assets", json={"url": "https://cdn.example/x.mp4"})).json()
+    missing = cdn.url("/x.mp4")  # 404: the asset stays pending, then fails
+    pending = (await alice.post("/api/v3/assets", json={"url": missing})).json()
     ok = await alice.post(JOBS, json=job_body(client_id, assets=[{"id": mine["id"]}]))
     assert ok.status == 201
     assert ok.json()["creative"]["assets"][0]["sourceUrl"] is None
@@ -104,7 +107,7 @@ async def test_assets_given_by_id_must_be_the_callers_and_ready(alice: Client, b
                 {"id": theirs["id"]},
                 {"id": pending["id"]},
                 {"id": mine["id"], "type": "video"},
-                {"url": "https://x.example/a.png", "id": mine["id"]},
+                {"url": cdn.url("/a.png"), "id": mine["id"]},
             ],
         ),
     )
@@ -147,9 +150,9 @@ async def test_invalid_jobs_are_422_naming_the_failing_field(
 
 
 async def test_prefer_respond_async_answers_202_at_once_with_a_location(
-    alice: Client, fakes: FakeServices
+    alice: Client, pipeline: Pipeline
 ) -> None:
-    fakes.plan = False  # the job stays pending, so the body below is deterministic
+    await pipeline.pause("planner")  # the job stays pending, so the body below is deterministic
     client_id = await new_client(alice)
     answer = await alice.post(JOBS, json=job_body(client_id), headers={"Prefer": "respond-async"})
     assert answer.status == 202
@@ -165,9 +168,9 @@ def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 @pytest.mark.parametrize("settings_overrides", [{"storyboard_wait_seconds": 0.3}], indirect=True)
 async def test_when_the_storyboard_takes_too_long_the_answer_is_202(
-    alice: Client, fakes: FakeServices
+    alice: Client, pipeline: Pipeline
 ) -> None:
-    fakes.plan = False
+    await pipeline.pause("planner")
     client_id = await new_client(alice)
     answer = await alice.post(JOBS, json=job_body(client_id))
     assert answer.status == 202 and answer.json()["status"] == "pending"

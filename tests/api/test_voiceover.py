@@ -16,11 +16,11 @@ import webvtt
 
 from adpipe.context import Core
 from adpipe.events.job import RenderStarted
-from adpipe.events.narration import NarrationSynthesized
+from adpipe.events.narration import NarrationFailed, NarrationSynthesized
 from adpipe.jobs import job_stream
+from testkit.speech_provider import FakeSpeechProvider, error
 
-from .conftest import Client, job_body, new_client
-from .fakes import FAKE_LEAD, FakeServices, speech
+from .conftest import Client, Pipeline, job_body, new_client
 from .test_actions import act, until_status
 
 JOBS = "/api/v3/jobs"
@@ -36,6 +36,12 @@ async def new_job(user: Client, **creative: Any) -> dict[str, Any]:
 async def narration_events(core: Core, job_id: str) -> list[NarrationSynthesized]:
     events = [e.data for e in await core.store.read_stream(job_stream(job_id))]
     return [e for e in events if isinstance(e, NarrationSynthesized)]
+
+
+async def narrated_audio(core: Core, job_id: str, scene_number: int) -> bytes:
+    """The audio the voice service stored for the scene's latest narration."""
+    latest = [e for e in await narration_events(core, job_id) if e.scene_number == scene_number]
+    return await core.blobs.read_bytes(latest[-1].blob_id)
 
 
 @pytest.mark.parametrize("path", [JOBS, f"{JOBS}/dry-run"])
@@ -86,7 +92,7 @@ async def test_the_voices_here_are_listed_and_a_job_records_the_one_it_speaks_wi
 
 
 async def test_each_scene_is_narrated_and_its_audio_served_with_range_etag_and_head(
-    alice: Client,
+    alice: Client, core: Core
 ) -> None:
     job = await new_job(alice)
     for scene in job["scenes"]:
@@ -94,13 +100,14 @@ async def test_each_scene_is_narrated_and_its_audio_served_with_range_etag_and_h
         number = scene["sceneNumber"]
         assert voiceover["status"] == "ready", voiceover
         assert voiceover["url"] == f"{JOBS}/{job['id']}/scenes/{number}/voiceover"
-        audio, words = speech(scene["script"])
-        assert [w["word"] for w in voiceover["words"]] == scene["script"].split()
-        assert voiceover["words"][0] == {"word": words[0].word, "start": 0.0, "end": words[0].end}
-        assert voiceover["leadSeconds"] == FAKE_LEAD and voiceover["durationSeconds"] > 0
+        words = voiceover["words"]
+        assert [w["word"] for w in words] == scene["script"].split()
+        assert 0 <= words[0]["start"] < words[0]["end"] <= words[-1]["end"]
+        assert voiceover["leadSeconds"] >= 0 and voiceover["durationSeconds"] > 0
         assert voiceover["error"] is None
         whole = await alice.get(voiceover["url"])
-        assert whole.status == 200 and whole.body == audio
+        assert whole.status == 200
+        assert whole.body == await narrated_audio(core, job["id"], number)
         assert whole.content_type == "audio/wav"
         assert whole.headers["Accept-Ranges"] == "bytes"
         with wave.open(io.BytesIO(whole.body)) as wav:
@@ -188,8 +195,8 @@ async def test_subtitles_follow_the_narrations_word_timings_in_both_formats(
         assert mine[0][0] == pytest.approx(scene_start + voiceover["leadSeconds"] + first, abs=2e-3)
 
 
-async def test_subtitles_wait_for_the_storyboard(alice: Client, fakes: FakeServices) -> None:
-    fakes.plan = False
+async def test_subtitles_wait_for_the_storyboard(alice: Client, pipeline: Pipeline) -> None:
+    await pipeline.pause("planner")
     body = job_body(await new_client(alice))
     job = (await alice.post(JOBS, json=body, headers={"Prefer": "respond-async"})).json()
     for kind in ("vtt", "srt"):
@@ -212,7 +219,7 @@ async def test_editing_a_script_narrates_that_scene_again_and_only_it(
     assert [e.scene_number for e in after[len(before) :]] == [2]
     assert after[-1].script == "Stay close to what matters most."
     new_audio = (await alice.get(edited.json()["voiceover"]["url"])).body
-    assert new_audio != old_audio and new_audio == speech("Stay close to what matters most.")[0]
+    assert new_audio != old_audio and new_audio == await narrated_audio(core, job["id"], 2)
     # An edit that changes nothing spoken (the description) does not narrate again.
     await alice.put(scene_url, json={"description": "A close-up"})
     assert len(await narration_events(core, job["id"])) == len(after)
@@ -222,19 +229,23 @@ async def test_a_script_too_long_for_its_scene_lengthens_it_and_the_job_says_so(
     alice: Client,
 ) -> None:
     job = await new_job(alice)
-    long = " ".join(["word"] * 30)  # 9 s of fake speech in a 7.5 s scene
+    old = job["scenes"][0]["duration"]
+    long = " ".join(["word"] * 30)  # ~10 s of speech at espeak-ng's 175 words a minute
     edited = (await alice.put(f"{JOBS}/{job['id']}/scenes/1", json={"script": long})).json()
-    assert edited["duration"] == pytest.approx(9.5)
-    assert edited["voiceover"]["note"] == "The scene was lengthened to 9.5 s."
+    lengthened = edited["duration"]
+    assert lengthened > old
+    assert lengthened == pytest.approx(round(lengthened, 1))  # to the tenth of a second
+    note = edited["voiceover"]["note"]
+    assert note.startswith(f"The scene was lengthened from {old:g} s to {lengthened:g} s"), note
     fetched = (await alice.get(f"{JOBS}/{job['id']}")).json()
-    assert fetched["durationSeconds"] == pytest.approx(32)
-    assert fetched["adjustments"] == ["Scene 1: The scene was lengthened to 9.5 s."]
+    assert fetched["durationSeconds"] == pytest.approx(30 - old + lengthened)
+    assert fetched["adjustments"] == [f"Scene 1: {note}"]
 
 
 async def test_approval_is_queued_while_narration_is_pending_and_renders_once_it_lands(
-    alice: Client, core: Core, fakes: FakeServices
+    alice: Client, core: Core, pipeline: Pipeline
 ) -> None:
-    fakes.narrate = False
+    await pipeline.pause("voice")
     body = job_body(await new_client(alice))
     created = await alice.post(JOBS, json=body, headers={"Prefer": "respond-async"})
     job_id = created.json()["id"]
@@ -244,8 +255,8 @@ async def test_approval_is_queued_while_narration_is_pending_and_renders_once_it
     assert approved.status == 200 and approved.json()["status"] == "in_progress"
     await asyncio.sleep(0.5)  # the renderer has seen the approval and must not start yet
     assert (await alice.get(f"{JOBS}/{job_id}")).json()["status"] == "in_progress"
-    await fakes.narrate_now(job_id)
-    done = await until_status(alice, job_id, "completed")
+    pipeline.resume("voice")
+    done = await until_status(alice, job_id, "completed", seconds=60)
     assert {s["voiceover"]["status"] for s in done["scenes"]} == {"ready"}
     assert done["subtitlesUrls"] == {
         "vtt": f"{JOBS}/{job_id}/subtitles.vtt",
@@ -256,26 +267,31 @@ async def test_approval_is_queued_while_narration_is_pending_and_renders_once_it
     assert done["cost"]["breakdown"]["voiceover"] == 0.0  # the offline voice is free
 
 
+@pytest.mark.parametrize("settings_overrides", [{"tts_model": "openai/tts-1"}], indirect=True)
 async def test_a_failed_narration_after_an_edit_shows_and_blocks_approval_until_fixed(
-    alice: Client, fakes: FakeServices
+    alice: Client, core: Core, speech_provider: FakeSpeechProvider
 ) -> None:
-    job = await new_job(alice)
-    fakes.unspeakable.add("Mumble.")
+    job = await new_job(alice, voiceover={"voice": "nova"})  # the cloud voice, on 127.0.0.1
+    speech_provider.play(error(400), repeat_last=True)  # the provider refuses this script
     scene_url = f"{JOBS}/{job['id']}/scenes/3"
     failed = (await alice.put(scene_url, json={"script": "Mumble."})).json()
     assert failed["voiceover"]["status"] == "failed"
-    assert failed["voiceover"]["error"] == {
-        "code": "engine_crashed",
-        "message": "the fake engine cannot say this",
-    }
+    (failure,) = [
+        e.data
+        for e in await core.store.read_stream(job_stream(job["id"]))
+        if isinstance(e.data, NarrationFailed)
+    ]
+    assert failed["voiceover"]["error"] == {"code": failure.code, "message": failure.message}
+    assert failure.code == "rejected" and "rejected" in failure.message
     refused = await act(alice, job["id"], action="approve_storyboard")
     assert refused.status == 409
     assert "narration of scene 3 failed" in refused.json()["detail"]
     assert refused.json()["jobStatus"] == "storyboard_review"
+    speech_provider.play()  # speaking again
     fixed = (await alice.put(scene_url, json={"script": "Speak up."})).json()
     assert fixed["voiceover"]["status"] == "ready"
     assert (await act(alice, job["id"], action="approve_storyboard")).status == 200
-    await until_status(alice, job["id"], "completed")
+    await until_status(alice, job["id"], "completed", seconds=60)
 
 
 async def test_another_users_narration_and_subtitles_answer_404(alice: Client, bob: Client) -> None:

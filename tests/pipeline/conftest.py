@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from adpipe.settings import Settings
-from testkit.loopback import serve_app
+from testkit.cdn import Cdn, serving_files
 from testkit.media import jpeg_bytes, write_mp4
 from testkit.stack import loopback_settings
 
@@ -26,14 +24,8 @@ def settings(database_url: str, nats_url: str) -> Settings:
     )
 
 
-@dataclass
-class MediaServer:
-    base: str
-    hits: dict[str, int] = field(default_factory=dict)
-
-
 @pytest.fixture
-async def media(tmp_path: Path) -> AsyncIterator[MediaServer]:
+async def media(tmp_path: Path) -> AsyncIterator[Cdn]:
     """Serves /product.jpg (red), /cta.jpg (blue), /clip.mp4 (green) and failures on 127.0.0.1."""
     files = {
         "/product.jpg": (jpeg_bytes((200, 30, 30)), "image/jpeg"),
@@ -41,16 +33,5 @@ async def media(tmp_path: Path) -> AsyncIterator[MediaServer]:
         "/clip.mp4": (write_mp4(tmp_path / "clip.mp4", (30, 200, 30)).read_bytes(), "video/mp4"),
         "/page.jpg": (b"<!doctype html><html><body>not an image</body></html>", "image/jpeg"),
     }
-    server = MediaServer(base="")
-
-    async def serve(request: web.Request) -> web.Response:
-        server.hits[request.path] = server.hits.get(request.path, 0) + 1
-        if request.path not in files:
-            return web.Response(status=404, text="not found")
-        body, content_type = files[request.path]
-        return web.Response(body=body, content_type=content_type)
-
-    app = web.Application()
-    app.router.add_get("/{name}", serve)
-    async with serve_app(app) as server.base:
+    async with serving_files(files) as server:
         yield server

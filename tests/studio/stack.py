@@ -24,11 +24,10 @@ from aiohttp import web
 from adpipe.api.app import create_app
 from adpipe.api.keys import create_key
 from adpipe.api.server import ApiServer
-from adpipe.runtime.roles import run_service
 from adpipe.settings import Settings
 from testkit.loopback import serve_app
 from testkit.media import jpeg_bytes
-from testkit.stack import RunningStack, running_stack
+from testkit.stack import PausableService, RunningStack, running_stack
 
 from .proxy import CuttableProxy, cuttable_proxy
 
@@ -112,31 +111,6 @@ async def clear_jetstream(url: str) -> None:
                 await manager.delete_stream(stream.config.name)
     finally:
         await client.close()
-
-
-class PausableService:
-    """A service stopped and started again at will (its durable consumer keeps what arrives
-    meanwhile)."""
-
-    def __init__(self, name: str, stack: RunningStack) -> None:
-        self.name = name
-        self.stack = stack
-        self.stop = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        assert self.task is None, f"the {self.name} service is already running"
-        self.stop = asyncio.Event()
-        self.task = asyncio.create_task(
-            run_service(self.name, self.stack.core, self.stack.nc, self.stop), name=self.name
-        )
-
-    async def pause(self) -> None:
-        assert self.task is not None, f"the {self.name} service is not running"
-        self.stop.set()
-        async with asyncio.timeout(15):
-            await self.task
-        self.task = None
 
 
 @dataclass

@@ -38,6 +38,39 @@ class RunningStack:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
+class PausableService:
+    """A service of a running stack stopped and started again at will: its durable consumer keeps
+    what arrives meanwhile, so a paused planner leaves a job pending (or a regeneration waiting)
+    for as long as a test needs to look at it, and picks it up once started again."""
+
+    def __init__(self, name: str, stack: RunningStack) -> None:
+        self.name = name
+        self.stack = stack
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        assert self.task is None, f"the {self.name} service is already running"
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(
+            run_service(self.name, self.stack.core, self.stack.nc, self.stop), name=self.name
+        )
+
+    async def pause(self) -> None:
+        assert self.task is not None, f"the {self.name} service is not running"
+        self.stop.set()
+        async with asyncio.timeout(15):
+            await self.task
+        self.task = None
+
+    async def cancel(self) -> None:
+        """Stops it at once, work in hand included (its messages are redelivered elsewhere):
+        for a test's end, where a graceful stop would only wait out the runner's fetch."""
+        if self.task is not None:
+            await cancel_and_wait(self.task)
+            self.task = None
+
+
 @contextlib.asynccontextmanager
 async def running_stack(
     settings: Settings,
