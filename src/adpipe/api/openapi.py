@@ -1,4 +1,8 @@
-"""OpenAPI pieces litestar cannot infer: bodies a handler parses itself, and binary responses.
+"""OpenAPI pieces litestar cannot infer: bodies a handler parses itself, binary responses, and
+the exact constraints of request bodies.
+
+Request bodies are described by msgspec's own JSON Schema of the structs that decode them, so
+every length, range, pattern and enum the server enforces is stated in `/schema`.
 
 `POST /assets` takes JSON or multipart and parses both itself (to stream uploads), so its request
 body is described here — from the very msgspec structs that validate it, so the two agree.
@@ -6,60 +10,104 @@ body is described here — from the very msgspec structs that validate it, so th
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
+    Discriminator,
+    OpenAPI,
     OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIType,
     Operation,
+    Reference,
     RequestBody,
     Schema,
 )
 
-_SIMPLE = {
-    "enum": "enum",
-    "pattern": "pattern",
-    "maxLength": "max_length",
-    "minLength": "min_length",
-    "maxItems": "max_items",
-    "minItems": "min_items",
-    "minimum": "minimum",
-    "maximum": "maximum",
-    "title": "title",
-    "description": "description",
-    "default": "default",
-}
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+# JSON Schema keywords whose value is a schema, a list of schemas, or a map of names to schemas.
+_ONE = frozenset({"items", "not", "if", "then", "else", "contains", "additionalProperties"})
+_MANY = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_NAMED = frozenset({"properties", "patternProperties", "dependentSchemas"})
+# Schema's attribute for each JSON Schema keyword (`minLength` -> `min_length`, `if` -> ...).
+_FIELDS = {f.metadata.get("alias", f.name): f.name for f in dataclasses.fields(Schema)}
+
+Node = dict[str, Any]
 
 
 def schema_of(struct: type[msgspec.Struct]) -> Schema:
     """A litestar Schema from msgspec's JSON Schema of `struct` ($refs inlined)."""
     document = msgspec.json.schema(struct)
-    return _convert(document, document.get("$defs", {}))
+    schema = _convert(document, document.get("$defs", {}))
+    assert isinstance(schema, Schema)
+    return schema
 
 
-def _convert(node: dict[str, Any], defs: dict[str, Any]) -> Schema:
+def _convert(node: Node, defs: dict[str, Node] | None) -> Schema | Reference:
+    """One JSON Schema node as a litestar Schema. With `defs`, `$ref`s are inlined from them;
+    without, they stay references (to components)."""
     if "$ref" in node:
+        if defs is None:
+            return Reference(ref=node["$ref"])
         return _convert(defs[node["$ref"].rsplit("/", 1)[1]], defs)
-    values: dict[str, Any] = {field: node[key] for key, field in _SIMPLE.items() if key in node}
-    if "type" in node:
-        kinds = node["type"] if isinstance(node["type"], list) else [node["type"]]
-        types = [OpenAPIType(k) for k in kinds]
-        values["type"] = types[0] if len(types) == 1 else types
-    if "format" in node:
-        values["format"] = OpenAPIFormat(node["format"])
-    if "properties" in node:
-        values["properties"] = {k: _convert(v, defs) for k, v in node["properties"].items()}
-    if "required" in node:
-        values["required"] = list(node["required"])
-    if "items" in node:
-        values["items"] = _convert(node["items"], defs)
-    if "anyOf" in node:
-        values["any_of"] = [_convert(n, defs) for n in node["anyOf"]]
+    values: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _ONE and isinstance(value, dict):
+            values[_FIELDS[key]] = _convert(value, defs)
+        elif key in _MANY:
+            values[_FIELDS[key]] = [_convert(n, defs) for n in value]
+        elif key in _NAMED:
+            values[_FIELDS[key]] = {k: _convert(n, defs) for k, n in value.items()}
+        elif key == "type":
+            kinds = [OpenAPIType(k) for k in (value if isinstance(value, list) else [value])]
+            values["type"] = kinds[0] if len(kinds) == 1 else kinds
+        elif key == "format":
+            values["format"] = OpenAPIFormat(value)
+        elif key == "discriminator":
+            values["discriminator"] = Discriminator(
+                property_name=value["propertyName"], mapping=value.get("mapping")
+            )
+        elif key in _FIELDS and key != "$defs":
+            values[_FIELDS[key]] = value
     return Schema(**values)
+
+
+def request_structs(app: Litestar) -> list[type[msgspec.Struct]]:
+    """The msgspec structs that litestar decodes request bodies (`data`) into."""
+    found: dict[str, type[msgspec.Struct]] = {}
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            data = handler.parsed_fn_signature.parameters.get("data")
+            kind = data.annotation if data is not None else None
+            if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+                found[kind.__qualname__] = kind
+    return list(found.values())
+
+
+def state_request_bodies(openapi: OpenAPI, structs: list[type[msgspec.Struct]]) -> None:
+    """Replaces the components of request bodies by msgspec's own JSON Schema of them.
+
+    litestar's schemas drop the constraints of list items and union members (a `list[Tag]`
+    becomes a list of any strings); msgspec's schema states exactly what its decoder enforces,
+    so the document and the validation come from the same struct."""
+    _, components = msgspec.json.schema_components(
+        structs, ref_template="#/components/schemas/{name}"
+    )
+    assert openapi.components is not None
+    schemas = dict(openapi.components.schemas or {})
+    for name, node in components.items():
+        if name not in schemas:  # litestar named it otherwise: a second struct of that name
+            raise RuntimeError(f"no OpenAPI component {name!r} to describe with msgspec's schema")
+        schema = _convert(node, None)
+        assert isinstance(schema, Schema)  # a struct's component is an object, never a $ref
+        schemas[name] = schema
+    openapi.components.schemas = schemas
 
 
 def _upload_form(fields: type[msgspec.Struct]) -> Schema:
