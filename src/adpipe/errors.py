@@ -44,6 +44,18 @@ class Conflict(AdpipeError):
     title = "Conflict"
 
 
+class ReferenceConflict(Conflict):
+    """A well-formed request names something that does not exist for the caller, or whose state
+    forbids the use (an unknown client, a pending asset, a key bound to another request).
+    409, not 422: the body matches the API's schema; the server's state is what refuses it."""
+
+    title = "Reference not usable"
+
+    def __init__(self, detail: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(detail, errors=errors)
+        self.errors = errors
+
+
 class InvalidTransition(Conflict):
     """A job's status forbids the command (approve twice, regenerate after approval, …)."""
 

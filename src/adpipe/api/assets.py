@@ -117,7 +117,7 @@ async def list_assets(
     opt=accepts(JSON, MULTIPART),
     request_max_body_size=None,  # enforced while streaming, against settings.upload_max_bytes
     operation_class=asset_create_operation(AssetUrlBody, UploadFields),
-    responses=problem_specs(400, 413, 415, 422),
+    responses=problem_specs(400, 409, 413, 415, 422),
 )
 async def create_asset(
     api: ApiState,

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
 
-from adpipe.errors import Conflict, NotFound, ValidationFailed
+from adpipe.errors import Conflict, NotFound, ReferenceConflict, ValidationFailed
 from adpipe.events.catalogue import stream_id
 from adpipe.events.party import (
     CampaignCreated,
@@ -75,7 +75,7 @@ async def list_campaigns(
     )
 
 
-@post("/", summary="Create a campaign", responses=problem_specs(400, 413, 415, 422))
+@post("/", summary="Create a campaign", responses=problem_specs(400, 409, 413, 415, 422))
 async def create_campaign(
     api: ApiState, user: str, request: Request[Any, Any, Any], data: CampaignBody
 ) -> Response[CampaignView]:
@@ -118,7 +118,7 @@ async def update_campaign(
     created = envelopes[0].data
     assert isinstance(created, CampaignCreated)
     if data.client_id != created.client_id:
-        raise ValidationFailed(
+        raise ReferenceConflict(
             "a campaign cannot move to another client",
             [{"field": "clientId", "message": f"must stay {created.client_id}"}],
         )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from adpipe.errors import ValidationFailed
+from adpipe.errors import ReferenceConflict, ValidationFailed
 from adpipe.events.asset import AssetRegistered
 from adpipe.events.job import (
     AdBasics,
@@ -154,6 +154,8 @@ async def resolve_creative(
     registered: list[AssetRegistered] = []
     full_urls: dict[str, str] = {}
     errors: list[dict[str, str]] = []
+    # Unknown or unusable ids and voices: the body is well formed, this user's state refuses it.
+    unusable: list[dict[str, str]] = []
     seen: set[str] = set()
     for index, asset in enumerate(given):
         where = f"creative.assets[{index}]"
@@ -181,9 +183,12 @@ async def resolve_creative(
         else:
             assert asset.id is not None
             row = known.get(asset.id)
-            problem = _existing_problem(row, asset, seen)
+            if asset.id in seen:
+                errors.append({"field": f"{where}.id", "message": "the same asset is listed twice"})
+                continue
+            problem = _existing_problem(row, asset)
             if problem:
-                errors.append({"field": f"{where}.id", "message": problem})
+                unusable.append({"field": f"{where}.id", "message": problem})
                 continue
             assert row is not None
             seen.add(asset.id)
@@ -191,9 +196,12 @@ async def resolve_creative(
             refs.append(JobAssetRef(asset_id=asset.id, type=row["type"], name=name))
     voiceover, problem = resolve_voiceover(body.creative.voiceover, settings)
     if problem:
-        errors.append({"field": "creative.voiceover.voice", "message": problem})
-    if errors:
-        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
+        unusable.append({"field": "creative.voiceover.voice", "message": problem})
+    if errors:  # a body the schema allows has none of these: it is malformed, all are listed
+        errors += unusable
+        raise ValidationFailed(_summary(errors), errors)
+    if unusable:
+        raise ReferenceConflict(_summary(unusable), unusable)
     c = body.creative
     direction = Direction(
         style=c.direction.style.strip(),
@@ -211,11 +219,13 @@ async def resolve_creative(
     return creative, registered, full_urls
 
 
-def _existing_problem(row: dict[str, object] | None, asset: AssetBody, seen: set[str]) -> str:
+def _summary(errors: list[dict[str, str]]) -> str:
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+
+
+def _existing_problem(row: dict[str, object] | None, asset: AssetBody) -> str:
     if row is None:
         return "no asset with this id"
-    if asset.id in seen:
-        return "the same asset is listed twice"
     if row["status"] != "ready":
         return f"the asset is {row['status']}; only ready assets can be used"
     if asset.type is not None and asset.type != row["type"]:

@@ -11,7 +11,7 @@ import posixpath
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from adpipe.errors import ValidationFailed
+from adpipe.errors import ReferenceConflict, ValidationFailed
 from adpipe.events.catalogue import stream_id
 from adpipe.events.party import CampaignDeleted, ClientDeleted
 from adpipe.storage.eventstore import GuardFailed, NoneSince
@@ -67,7 +67,7 @@ async def check_owner_refs(
     if campaign_id is not None:
         guards.append(still_live("campaign", campaign_id))
     if client_id is not None and await reads.client(pool, user, client_id) is None:
-        raise ValidationFailed(
+        raise ReferenceConflict(
             f"client {client_id} does not exist",
             [{"field": _join(prefix, "clientId"), "message": "no client with this id"}],
         )
@@ -75,12 +75,12 @@ async def check_owner_refs(
         return guards
     campaign = await reads.campaign(pool, user, campaign_id)
     if campaign is None:
-        raise ValidationFailed(
+        raise ReferenceConflict(
             f"campaign {campaign_id} does not exist",
             [{"field": _join(prefix, "campaignId"), "message": "no campaign with this id"}],
         )
     if client_id is not None and campaign["client_id"] != client_id:
-        raise ValidationFailed(
+        raise ReferenceConflict(
             f"campaign {campaign_id} belongs to another client",
             [{"field": _join(prefix, "campaignId"), "message": "not a campaign of this client"}],
         )
