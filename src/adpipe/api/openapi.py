@@ -110,9 +110,18 @@ def state_request_bodies(openapi: OpenAPI, structs: list[type[msgspec.Struct]]) 
     openapi.components.schemas = schemas
 
 
+def _not_null(schema: Schema | Reference) -> Schema | Reference:
+    if isinstance(schema, Schema) and schema.any_of:
+        kept = [s for s in schema.any_of if not (isinstance(s, Schema) and s.type == "null")]
+        if len(kept) == 1:
+            return kept[0]
+    return schema
+
+
 def _upload_form(fields: type[msgspec.Struct]) -> Schema:
     form = schema_of(fields)
-    properties = dict(form.properties or {})
+    # A form field is text or absent, never null: optional fields are stated without their null.
+    properties = {name: _not_null(schema) for name, schema in (form.properties or {}).items()}
     properties["file"] = Schema(
         type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY, description="The asset's bytes"
     )
