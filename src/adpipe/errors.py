@@ -56,6 +56,14 @@ class ReferenceConflict(Conflict):
         self.errors = errors
 
 
+class JobStateConflict(ReferenceConflict):
+    """A well-formed action or scene edit that the job's storyboard refuses: a scene it does not
+    have, durations past the ad's limits, an asset not of this job, a script too long to speak.
+    409, not 422: the same body fits the API's schema and may suit another job."""
+
+    title = "Not possible with this job's storyboard"
+
+
 class InvalidTransition(Conflict):
     """A job's status forbids the command (approve twice, regenerate after approval, …)."""
 

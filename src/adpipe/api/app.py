@@ -34,7 +34,7 @@ from .auth import ApiKeyMiddleware
 from .errors import handle_exception
 from .health import healthz, readyz
 from .idempotency import purge_forever
-from .openapi import request_structs, state_request_bodies
+from .openapi import state_request_bodies
 from .request_checks import check_request
 from .state import ApiState, NatsReady, provide_api, provide_user
 from .voice import voices_router
@@ -154,5 +154,5 @@ def create_app(
         logging_config=None,
         debug=False,
     )
-    state_request_bodies(app.openapi_schema, request_structs(app))
+    state_request_bodies(app)
     return app

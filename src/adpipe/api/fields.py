@@ -13,9 +13,9 @@ from msgspec import Meta
 
 # Python's `\s` (what msgspec matches with) spelled out: JSON Schema tools read `\s` as
 # ECMAScript's set, which lacks \x1c-\x1f, so the document and the server would disagree.
-_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NO_NUL = r"^[^\x00]*$"
-NON_BLANK = rf"^[^\x00]*[^{_SPACE}\x00][^\x00]*$"
+NON_BLANK = rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$"
 
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NON_BLANK)]
 Text = Annotated[str, Meta(min_length=1, max_length=2000, pattern=NON_BLANK)]
@@ -25,7 +25,7 @@ Label = Annotated[str, Meta(min_length=1, max_length=100, pattern=NON_BLANK)]
 Tag = Annotated[str, Meta(min_length=1, max_length=100, pattern=NON_BLANK)]
 Tags = Annotated[list[Tag], Meta(max_length=50)]
 HttpUrl = Annotated[
-    str, Meta(max_length=2048, pattern=rf"^https?://[^{_SPACE}\x00/?#]+[^{_SPACE}\x00]*$")
+    str, Meta(max_length=2048, pattern=rf"^https?://[^{SPACE}\x00/?#]+[^{SPACE}\x00]*$")
 ]
 Color = Annotated[str, Meta(pattern=r"^#[0-9A-Fa-f]{6}$")]
 Money = Annotated[float, Meta(ge=0, le=1e12)]

@@ -7,7 +7,7 @@ speaks and recorded with its voice resolved, so a later change of the default ch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
@@ -29,7 +29,7 @@ from adpipe.voices import SPEED_MAX, SPEED_MIN, VoiceInfo, default_voice, find_v
 
 from . import reads
 from .fields import NO_NUL, HttpUrl, Id, Name, Text
-from .refs import url_asset_type, url_file_name
+from .refs import URL_TYPE_RULE, url_asset_type, url_file_name
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -64,6 +64,23 @@ class DirectionBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class AssetBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """Either `id` (an asset of yours that is ready) or `url` (fetched for this job)."""
+
+    # The rules `resolve_creative` checks across fields, stated in /schema.
+    json_schema_extra: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "title": "An asset of yours, by id",
+                "required": ["id"],
+                "properties": {"id": {"type": "string"}, "url": {"type": "null"}},
+            },
+            {
+                "title": "A file to fetch, by URL",
+                "required": ["url"],
+                "properties": {"url": {"type": "string"}, "id": {"type": "null"}},
+                **URL_TYPE_RULE,
+            },
+        ]
+    }
 
     id: Id | None = None
     url: HttpUrl | None = None

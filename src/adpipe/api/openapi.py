@@ -11,6 +11,7 @@ body is described here — from the very msgspec structs that validate it, so th
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,6 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     Discriminator,
-    OpenAPI,
     OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIType,
@@ -27,6 +27,10 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
+
+from .fields import SPACE
+from .request_checks import body_type
+from .uploads import MAX_FIELD_BYTES
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -42,9 +46,11 @@ Node = dict[str, Any]
 
 
 def schema_of(struct: type[msgspec.Struct]) -> Schema:
-    """A litestar Schema from msgspec's JSON Schema of `struct` ($refs inlined)."""
+    """A litestar Schema from msgspec's JSON Schema of `struct` ($refs inlined), with the
+    cross-field rules of its `json_schema_extra`."""
     document = msgspec.json.schema(struct)
-    schema = _convert(document, document.get("$defs", {}))
+    defs = _with_extras(document.get("$defs", {}), [struct])
+    schema = _convert(document, defs)
     assert isinstance(schema, Schema)
     return schema
 
@@ -78,55 +84,103 @@ def _convert(node: Node, defs: dict[str, Node] | None) -> Schema | Reference:
     return Schema(**values)
 
 
-def request_structs(app: Litestar) -> list[type[msgspec.Struct]]:
-    """The msgspec structs that litestar decodes request bodies (`data`) into."""
-    found: dict[str, type[msgspec.Struct]] = {}
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", ()):
-            data = handler.parsed_fn_signature.parameters.get("data")
-            kind = data.annotation if data is not None else None
-            if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
-                found[kind.__qualname__] = kind
-    return list(found.values())
-
-
-def state_request_bodies(openapi: OpenAPI, structs: list[type[msgspec.Struct]]) -> None:
-    """Replaces the components of request bodies by msgspec's own JSON Schema of them.
+def state_request_bodies(app: Litestar) -> None:
+    """Describes every JSON request body by msgspec's own JSON Schema of what decodes it.
 
     litestar's schemas drop the constraints of list items and union members (a `list[Tag]`
-    becomes a list of any strings); msgspec's schema states exactly what its decoder enforces,
-    so the document and the validation come from the same struct."""
-    _, components = msgspec.json.schema_components(
-        structs, ref_template="#/components/schemas/{name}"
+    becomes a list of any strings) and know no discriminator; msgspec's schema states exactly
+    what its decoder enforces, so the document and the validation come from the same types.
+    A struct's `json_schema_extra` (a ClassVar) adds the cross-field rules its checks enforce."""
+    bodies: list[tuple[Operation, Any]] = []
+    paths = app.openapi_schema.paths or {}
+    for route in app.routes:
+        item = paths.get(getattr(route, "path_format", ""))
+        for handler in getattr(route, "route_handlers", ()):
+            kind = body_type(handler)
+            for method in getattr(handler, "http_methods", ()) if kind is not None else ():
+                operation = getattr(item, method.lower(), None) if item is not None else None
+                if isinstance(operation, Operation):
+                    bodies.append((operation, kind))
+    if not bodies:
+        return
+    schemas, components = msgspec.json.schema_components(
+        [kind for _, kind in bodies], ref_template="#/components/schemas/{name}"
     )
-    assert openapi.components is not None
-    schemas = dict(openapi.components.schemas or {})
-    for name, node in components.items():
-        if name not in schemas:  # litestar named it otherwise: a second struct of that name
-            raise RuntimeError(f"no OpenAPI component {name!r} to describe with msgspec's schema")
+    assert app.openapi_schema.components is not None
+    stated = dict(app.openapi_schema.components.schemas or {})
+    for name, node in _with_extras(components, [kind for _, kind in bodies]).items():
         schema = _convert(node, None)
         assert isinstance(schema, Schema)  # a struct's component is an object, never a $ref
-        schemas[name] = schema
-    openapi.components.schemas = schemas
+        stated[name] = schema
+    app.openapi_schema.components.schemas = stated
+    for (operation, _), node in zip(bodies, schemas, strict=True):
+        body = operation.request_body
+        assert isinstance(body, RequestBody)  # litestar documented the `data` it found
+        body.content = {"application/json": OpenAPIMediaType(schema=_body_schema(node))}
 
 
-def _not_null(schema: Schema | Reference) -> Schema | Reference:
+def _with_extras(defs: dict[str, Node], kinds: list[Any]) -> dict[str, Node]:
+    """`defs` (msgspec's schemas by struct name) with each struct's `json_schema_extra` (the
+    cross-field rules it checks) merged in, for every struct reachable from `kinds`."""
+    extras: dict[str, Node] = {}
+
+    def visit(kind: Any) -> None:
+        if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+            if kind.__name__ in extras:
+                return
+            extras[kind.__name__] = getattr(kind, "json_schema_extra", {})
+            for hint in typing.get_type_hints(kind, include_extras=True).values():
+                visit(hint)
+        for arg in typing.get_args(kind):
+            visit(arg)
+
+    for kind in kinds:
+        visit(kind)
+    return {name: {**node, **extras.get(name, {})} for name, node in defs.items()}
+
+
+def _body_schema(node: Node) -> Schema | Reference:
+    """A body's schema; a tagged union (msgspec's anyOf + discriminator) is stated as oneOf: its
+    members exclude each other by their tag."""
+    if "discriminator" in node and "anyOf" in node:
+        node = {"oneOf": node["anyOf"], "discriminator": node["discriminator"]}
+    return _convert(node, None)
+
+
+def _form_field(schema: Schema | Reference) -> Schema | Reference:
+    """An optional form field: text or absent, never null; empty text counts as absent."""
     if isinstance(schema, Schema) and schema.any_of:
         kept = [s for s in schema.any_of if not (isinstance(s, Schema) and s.type == "null")]
         if len(kept) == 1:
-            return kept[0]
-    return schema
+            schema = kept[0]
+    empty = Schema(type=OpenAPIType.STRING, max_length=0)
+    return Schema(any_of=[schema, empty])
+
+
+def _tag_list() -> Schema:
+    """In a form, tags come as one comma-separated field, each tag stripped of spaces and blank
+    ones dropped: at most `Tags`' 50 tags of 1-100 characters, as `_upload_fields` splits them."""
+    space = f"[{SPACE}]"
+    gap = f"[{SPACE},]*"  # spaces and commas: blank tags between the real ones
+    tag = rf"[^{SPACE},\x00](?:[^,\x00]{{0,98}}[^{SPACE},\x00])?"
+    pattern = rf"^{gap}(?:{tag}(?:{space}*,{gap}{tag}){{0,49}})?{gap}$"
+    return Schema(
+        type=OpenAPIType.STRING,
+        pattern=pattern,
+        # The server reads at most MAX_FIELD_BYTES of a field; any text this long fits in them.
+        max_length=MAX_FIELD_BYTES // 4,
+        description="Comma-separated tags, e.g. `hero, product` (at most 50, each at most 100"
+        " characters)",
+    )
 
 
 def _upload_form(fields: type[msgspec.Struct]) -> Schema:
     form = schema_of(fields)
-    # A form field is text or absent, never null: optional fields are stated without their null.
-    properties = {name: _not_null(schema) for name, schema in (form.properties or {}).items()}
+    properties = {name: _form_field(schema) for name, schema in (form.properties or {}).items()}
     properties["file"] = Schema(
         type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY, description="The asset's bytes"
     )
-    # In a form, tags come as one comma-separated field (or the field repeated).
-    properties["tags"] = Schema(type=OpenAPIType.STRING, max_length=5000, pattern=r"^[^\x00]*$")
+    properties["tags"] = _tag_list()
     return Schema(type=OpenAPIType.OBJECT, properties=properties, required=["file"])
 
 
