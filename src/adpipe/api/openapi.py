@@ -178,7 +178,12 @@ def _upload_form(fields: type[msgspec.Struct]) -> Schema:
     form = schema_of(fields)
     properties = {name: _form_field(schema) for name, schema in (form.properties or {}).items()}
     properties["file"] = Schema(
-        type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY, description="The asset's bytes"
+        type=OpenAPIType.STRING,
+        format=OpenAPIFormat.BINARY,
+        # What JSON Schema cannot state about bytes, said in words.
+        description="The asset's bytes: a readable image, video or audio file of its `type`"
+        " (when `type` is left out, told from the file name's extension or the part's"
+        " Content-Type); other content answers 422 naming `file`",
     )
     properties["tags"] = _tag_list()
     return Schema(type=OpenAPIType.OBJECT, properties=properties, required=["file"])
