@@ -5,6 +5,7 @@ a URL that tells its type, a form's comma-separated tags) are stated, not only e
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import msgspec
@@ -12,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adpipe.api.assets import AssetUrlBody
+from adpipe.api.assets import AssetUrlBody, UploadFields
 from adpipe.api.fields import Tags
 from adpipe.api.job_requests import AssetBody
-from adpipe.api.openapi import _tag_list, schema_of
+from adpipe.api.openapi import _tag_list, _upload_form, schema_of
 from adpipe.api.refs import _url_path, type_from_name
 
 from .conftest import Client, job_body, new_client
@@ -128,23 +129,33 @@ async def test_the_server_refuses_what_the_asset_schema_refuses(alice: Client) -
     )
     assert untyped.status == 422
     assert untyped.json()["errors"][0]["field"] == "creative.assets[0].type"
-    # A bracketed host urlsplit refuses is still a URL the schema allows: the fetch refuses it.
-    bracketed = await alice.post("/api/v3/assets", json={"url": "http://[x/a.png"})
-    assert bracketed.status == 201, bracketed.body
+    # urlsplit refuses a malformed [IPv6] host or a port past 65535: so does the schema.
+    for url in ("http://[x/a.png", "http://cdn.example:65536/a.png"):
+        refused = await alice.post("/api/v3/assets", json={"url": url})
+        assert refused.status == 422 and refused.json()["errors"][0]["field"] == "url", url
+    port = await alice.post("/api/v3/assets", json={"url": "http://cdn.example:0080/a.png"})
+    assert port.status == 201, port.body
 
 
-_URL_TEXT = st.text(alphabet="ab./?#.PNGjpgmp4%[]:", max_size=30)
+_URL_TEXT = st.text(alphabet="ab./?#.PNGjpgmp4%@:", max_size=30)
 
 
 @settings(max_examples=400, deadline=None)
-@given(host=st.text(alphabet="ab.[]:", min_size=1, max_size=6), rest=_URL_TEXT)
-def test_the_typed_url_pattern_agrees_with_how_the_server_reads_the_type(
-    host: str, rest: str
-) -> None:
+@given(host=st.text(alphabet="ab.@:1", min_size=1, max_size=6), rest=_URL_TEXT)
+def test_the_url_patterns_agree_with_how_the_server_reads_urls(host: str, rest: str) -> None:
     url = f"https://{host}{rest}"
-    told = type_from_name(_url_path(url)) is not None
-    rule = _validator(schema_of(AssetUrlBody))
-    assert rule.is_valid({"url": url}) is told, url
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it checks it, as the downloader's fetch does
+        readable = bool(parts.hostname)
+    except ValueError:  # a port that is not a number, or past 65535
+        readable = False
+    schema = schema_of(AssetUrlBody).to_schema()
+    url_ok = _validator(schema["properties"]["url"]).is_valid(url)
+    assert url_ok is readable, url
+    if readable:
+        told = type_from_name(_url_path(url)) is not None
+        assert _validator(schema).is_valid({"url": url}) is told, url
 
 
 def _server_accepts_tags(field: str) -> bool:
@@ -166,3 +177,13 @@ def _server_accepts_tags(field: str) -> bool:
 )
 def test_the_form_tags_pattern_agrees_with_how_the_server_splits_them(field: str) -> None:
     assert _validator(_tag_list()).is_valid(field) is _server_accepts_tags(field), repr(field)
+
+
+def test_the_upload_form_states_empty_fields_as_absent_and_never_null() -> None:
+    form = _validator(_upload_form(UploadFields))
+    assert form.is_valid({"file": "x", "name": "", "type": "", "clientId": ""})
+    assert form.is_valid({"file": "x", "name": "Hero", "type": "image", "tags": "a, b"})
+    assert not form.is_valid({"file": "x", "name": " "})  # blank is not empty: refused
+    assert not form.is_valid({"file": "x", "name": None})
+    assert not form.is_valid({"file": "x", "type": "document"})
+    assert not form.is_valid({"name": "Hero"})  # no file

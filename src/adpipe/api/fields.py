@@ -24,8 +24,17 @@ Id = Annotated[str, Meta(min_length=1, max_length=200, pattern=NON_BLANK)]
 Label = Annotated[str, Meta(min_length=1, max_length=100, pattern=NON_BLANK)]
 Tag = Annotated[str, Meta(min_length=1, max_length=100, pattern=NON_BLANK)]
 Tags = Annotated[list[Tag], Meta(max_length=50)]
+# A port as `urlsplit` reads one: digits (leading zeros too) up to 65535, or nothing after `:`.
+_PORT = r"0*(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+# http(s), an optional user@, a host (no [IPv6] literal: `urlsplit` refuses malformed ones, and
+# such hosts are never public), an optional port, then the rest; no spaces or NUL anywhere.
 HttpUrl = Annotated[
-    str, Meta(max_length=2048, pattern=rf"^https?://[^{SPACE}\x00/?#]+[^{SPACE}\x00]*$")
+    str,
+    Meta(
+        max_length=2048,
+        pattern=rf"^https?://(?:[^{SPACE}\x00/?#\[\]]*@)?[^{SPACE}\x00@:/?#\[\]]+"
+        rf"(?::(?:{_PORT})?)?(?:[/?#][^{SPACE}\x00]*)?$",
+    ),
 ]
 Color = Annotated[str, Meta(pattern=r"^#[0-9A-Fa-f]{6}$")]
 Money = Annotated[float, Meta(ge=0, le=1e12)]
