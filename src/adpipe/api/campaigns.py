@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
+from msgspec import Meta
 
 from adpipe.errors import Conflict, NotFound, ReferenceConflict, ValidationFailed
 from adpipe.events.catalogue import stream_id
@@ -36,7 +37,8 @@ class CampaignBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     objective: OptionalText = ""
     budget: Money | None = None
     start_date: date | None = None
-    end_date: date | None = None
+    # JSON Schema cannot compare two fields: the rule is stated in words.
+    end_date: Annotated[date, Meta(description="Not before startDate (else 422)")] | None = None
 
     def profile(self) -> CampaignProfile:
         if self.start_date and self.end_date and self.end_date < self.start_date:
