@@ -1,8 +1,10 @@
 """OpenAPI pieces litestar cannot infer: bodies a handler parses itself, binary responses, and
 the exact constraints of request bodies.
 
-Request bodies are described by msgspec's own JSON Schema of the structs that decode them, so
-every length, range, pattern and enum the server enforces is stated in `/schema`.
+Request bodies are described by msgspec's own JSON Schema of the types that decode them (structs
+and tagged unions, decoded strictly by `request_checks`), so every length, range, pattern, enum
+and required field the server enforces is stated in `/schema`; a struct's `json_schema_extra`
+adds the rules it checks across fields (an asset by id or by URL, a URL that tells its type).
 
 `POST /assets` takes JSON or multipart and parses both itself (to stream uploads), so its request
 body is described here — from the very msgspec structs that validate it, so the two agree.
