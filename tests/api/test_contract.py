@@ -20,7 +20,9 @@ from adpipe.api.openapi import _tag_list, _upload_form, schema_of
 from adpipe.api.refs import _url_path, type_from_name
 
 from .conftest import Client, job_body, new_client
+from .media import png
 from .test_actions import act, new_job
+from .test_assets import upload
 
 JOBS = "/api/v3/jobs"
 
@@ -187,3 +189,12 @@ def test_the_upload_form_states_empty_fields_as_absent_and_never_null() -> None:
     assert not form.is_valid({"file": "x", "name": None})
     assert not form.is_valid({"file": "x", "type": "document"})
     assert not form.is_valid({"name": "Hero"})  # no file
+
+
+async def test_an_asset_listed_twice_is_used_once(alice: Client) -> None:
+    client_id = await new_client(alice)
+    mine = await upload(alice, png())
+    twice = [{"id": mine["id"]}, {"id": mine["id"], "name": "Again"}]
+    answer = await alice.post(JOBS, json=job_body(client_id, assets=twice))
+    assert answer.status == 201, answer.body
+    assert [a["id"] for a in answer.json()["creative"]["assets"]] == [mine["id"]]

@@ -200,12 +200,13 @@ async def resolve_creative(
         else:
             assert asset.id is not None
             row = known.get(asset.id)
-            if asset.id in seen:
-                errors.append({"field": f"{where}.id", "message": "the same asset is listed twice"})
-                continue
             problem = _existing_problem(row, asset)
             if problem:
                 unusable.append({"field": f"{where}.id", "message": problem})
+                continue
+            if asset.id in seen:
+                # Listed again: the job uses it once, as a scene edit's assets do. Not an error
+                # (JSON Schema cannot say "unique by id", and a repeat harms nothing).
                 continue
             assert row is not None
             seen.add(asset.id)
