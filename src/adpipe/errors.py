@@ -44,6 +44,26 @@ class Conflict(AdpipeError):
     title = "Conflict"
 
 
+class ReferenceConflict(Conflict):
+    """A well-formed request names something that does not exist for the caller, or whose state
+    forbids the use (an unknown client, a pending asset, a key bound to another request).
+    409, not 422: the body matches the API's schema; the server's state is what refuses it."""
+
+    title = "Reference not usable"
+
+    def __init__(self, detail: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(detail, errors=errors)
+        self.errors = errors
+
+
+class JobStateConflict(ReferenceConflict):
+    """A well-formed action or scene edit that the job's storyboard refuses: a scene it does not
+    have, durations past the ad's limits, an asset not of this job, a script too long to speak.
+    409, not 422: the same body fits the API's schema and may suit another job."""
+
+    title = "Not possible with this job's storyboard"
+
+
 class InvalidTransition(Conflict):
     """A job's status forbids the command (approve twice, regenerate after approval, …)."""
 

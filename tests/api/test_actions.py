@@ -62,8 +62,9 @@ async def test_regenerating_needs_an_existing_scene_number(alice: Client) -> Non
     job = await new_job(alice)
     missing = await act(alice, job["id"], action="regenerate_scene")
     assert missing.status == 422 and missing.json()["errors"][0]["field"] == "sceneNumber"
+    # Well formed, but this storyboard has no scene 9: the job's state refuses it (409).
     beyond = await act(alice, job["id"], action="regenerate_scene", sceneNumber=9)
-    assert beyond.status == 422 and beyond.json()["errors"][0]["field"] == "sceneNumber"
+    assert beyond.status == 409 and beyond.json()["errors"][0]["field"] == "sceneNumber"
 
 
 async def test_a_regeneration_still_running_answers_202_and_blocks_other_actions(
@@ -167,12 +168,13 @@ async def test_scenes_are_listed_read_and_edited_during_review_only(
     fetched = (await alice.get(f"{JOBS}/{job['id']}")).json()
     assert fetched["scenes"][1] == edited.json()
     assert fetched["durationSeconds"] == pytest.approx(30 - job["scenes"][1]["duration"] + 8.5)
+    # Well-formed edits this storyboard refuses (not its asset, a total past 120 s): 409.
     bad = await alice.put(f"{scenes_url}/2", json={"assets": ["not-an-asset-of-this-job"]})
-    assert bad.status == 422
+    assert bad.status == 409 and bad.json()["errors"][0]["field"] == "scenes[2].assets"
     empty = await alice.put(f"{scenes_url}/2", json={"script": ""})
     assert empty.status == 422 and empty.json()["errors"][0]["field"] == "script"
     too_long = await alice.put(f"{scenes_url}/1", json={"duration": 100})
-    assert too_long.status == 422
+    assert too_long.status == 409
     assert (await alice.put(f"{scenes_url}/7", json={"script": "x"})).status == 404
     await act(alice, job["id"], action="approve_storyboard")
     locked = await alice.put(f"{scenes_url}/2", json={"script": "New line"})

@@ -200,7 +200,7 @@ async def test_assets_filter_by_type_client_campaign_and_tag(alice: Client) -> N
     bad = await alice.get(f"{ASSETS}?type=document")
     assert bad.status == 422 and bad.json()["errors"][0]["field"] == "type"
     foreign = await alice.post(ASSETS, data=form(png(), "x.png", "image/png", clientId="nope"))
-    assert foreign.status == 422 and foreign.json()["errors"][0]["field"] == "clientId"
+    assert foreign.status == 409 and foreign.json()["errors"][0]["field"] == "clientId"
 
 
 async def test_an_asset_in_use_by_an_unfinished_job_cannot_be_deleted(alice: Client) -> None:

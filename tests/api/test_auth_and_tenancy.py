@@ -91,11 +91,11 @@ async def test_another_users_resources_answer_404_everywhere(alice: Client, bob:
     assert (await bob.get(f"/api/v3/campaigns?clientId={client_id}")).json()["total"] == 0
 
     borrowed = await bob.post("/api/v3/campaigns", json={"clientId": client_id, "name": "x"})
-    assert borrowed.status == 422
+    assert borrowed.status == 409  # a well-formed body naming someone else's client
     bobs_client = await new_client(bob)
     uses_alices_asset = await bob.post(
         "/api/v3/jobs", json=job_body(bobs_client, assets=[{"id": asset["id"]}])
     )
-    assert uses_alices_asset.status == 422
+    assert uses_alices_asset.status == 409
     stats = (await bob.get(f"/api/v3/clients/{bobs_client}/stats")).json()
     assert stats["totalJobs"] == 0 and stats["assets"] == 0

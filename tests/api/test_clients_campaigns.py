@@ -167,7 +167,7 @@ async def test_campaigns_filter_by_client_and_belong_to_an_existing_client(alice
     assert [c["id"] for c in mine["items"]] == [campaign["id"]] and mine["total"] == 1
     assert (await alice.get(CAMPAIGNS)).json()["total"] == 2
     unknown = await alice.post(CAMPAIGNS, json={"clientId": "nope", "name": "X"})
-    assert unknown.status == 422 and unknown.json()["errors"][0]["field"] == "clientId"
+    assert unknown.status == 409 and unknown.json()["errors"][0]["field"] == "clientId"
     backwards = await alice.post(
         CAMPAIGNS,
         json={**body, "startDate": "2026-01-01", "endDate": "2025-01-01"},
@@ -180,7 +180,7 @@ async def test_a_campaign_cannot_move_to_another_client(alice: Client) -> None:
     campaign = (await alice.post(CAMPAIGNS, json={"clientId": acme, "name": "Q4"})).json()
     url = f"{CAMPAIGNS}/{campaign['id']}"
     moved = await alice.put(url, json={"clientId": globex, "name": "Q4"})
-    assert moved.status == 422
+    assert moved.status == 409
     renamed = await alice.put(url, json={"clientId": acme, "name": "Q1", "objective": "reach"})
     assert renamed.status == 200 and renamed.json()["objective"] == "reach"
 

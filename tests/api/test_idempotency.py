@@ -36,7 +36,7 @@ async def test_the_same_key_with_another_body_is_refused(alice: Client) -> None:
     other = await alice.post(
         "/api/v3/jobs", json=job_body(client_id, durationSeconds=15), headers=headers
     )
-    assert other.status == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert other.status == 409 and other.json()["errors"][0]["field"] == "Idempotency-Key"
     assert (await alice.get("/api/v3/jobs")).json()["total"] == 1
 
 

@@ -131,7 +131,6 @@ async def test_assets_given_by_id_must_be_the_callers_and_ready(
         ({"creative": {"direction": {}}}, "creative.direction.style"),
         ({"adBasics": {"product": "x"}}, "adBasics.targetAudience"),
         ({"adBasics": None}, "adBasics"),
-        ({"context": {"clientId": "no-such-client"}}, "context.clientId"),
         ({"creative": {"direction": {"style": " "}}}, "creative.direction.style"),
     ],
 )
@@ -146,6 +145,15 @@ async def test_invalid_jobs_are_422_naming_the_failing_field(
     problem = answer.json()
     assert problem["status"] == 422 and problem["title"] and problem["type"]
     assert field in [e["field"] for e in problem["errors"]]
+    assert (await alice.get(JOBS)).json()["total"] == 0
+
+
+async def test_a_job_for_an_unknown_client_is_409_naming_the_field(alice: Client) -> None:
+    # Well formed by the schema; the server's state refuses it.
+    answer = await alice.post(JOBS, json=job_body("no-such-client"))
+    assert answer.status == 409, answer.body
+    assert answer.content_type == "application/problem+json"
+    assert [e["field"] for e in answer.json()["errors"]] == ["context.clientId"]
     assert (await alice.get(JOBS)).json()["total"] == 0
 
 
@@ -197,7 +205,7 @@ async def test_dry_run_estimates_and_stores_nothing(alice: Client, core: Core) -
     assert estimate["sceneCount"] == {"min": 3, "max": 7}
     assert await core.store.last_position() == before
     invalid = await alice.post(f"{JOBS}/dry-run", json=job_body("nope"))
-    assert invalid.status == 422
+    assert invalid.status == 409
 
 
 async def test_jobs_list_filters_by_status_client_and_campaign(alice: Client) -> None:
@@ -223,7 +231,7 @@ async def test_jobs_list_filters_by_status_client_and_campaign(alice: Client) ->
     other_client = job_body(globex)
     other_client["context"]["campaignId"] = campaign["id"]
     mismatch = await alice.post(JOBS, json=other_client)
-    assert mismatch.status == 422
+    assert mismatch.status == 409
     assert mismatch.json()["errors"][0]["field"] == "context.campaignId"
 
 

@@ -14,7 +14,7 @@ from adpipe.domain.campaign import (
     deletion_guards,
     fold,
 )
-from adpipe.errors import Conflict, NotFound, ValidationFailed
+from adpipe.errors import Conflict, NotFound, ReferenceConflict, ValidationFailed
 from adpipe.events.base import Event
 from adpipe.events.party import CampaignCreated, CampaignDeleted, CampaignProfile, CampaignUpdated
 from testkit.aggregates import history, job, trips
@@ -55,7 +55,7 @@ def test_a_campaign_cannot_end_before_it_starts(
 
 
 def test_a_campaign_cannot_move_to_another_client() -> None:
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(ReferenceConflict) as refused:
         decide(q4(), ReplaceCampaign(client_id="c2", profile=Q4))
 
     assert refused.value.errors == [{"field": "clientId", "message": "must stay c1"}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -20,13 +21,20 @@ from webhooks.receiver import Receiver
 
 
 @pytest.fixture
-async def core(database_url: str) -> AsyncIterator[Core]:
+def settings_overrides() -> dict[str, Any]:
+    """Tests override this to change settings (e.g. the per-user request rate)."""
+    return {}
+
+
+@pytest.fixture
+async def core(database_url: str, settings_overrides: dict[str, Any]) -> AsyncIterator[Core]:
     settings = load_settings(
         {},
         database_url=database_url,
         pool_max_size=12,
         allow_private_urls=True,
         subscription_poll_seconds=0.2,
+        **settings_overrides,
     )
     async with open_core(settings) as opened:
         yield opened

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, post
@@ -17,60 +17,76 @@ from adpipe.domain.job import (
     RequestRegenerateAll,
     RequestSceneRegeneration,
 )
-from adpipe.errors import ValidationFailed
 from adpipe.jobs import execute, job_stream
 
 from .errors import problem_specs
-from .fields import Feedback, IdempotencyKey, Prefer
+from .fields import NON_BLANK, Feedback, IdempotencyKey, Prefer
 from .idempotency import Reply, run_once
-from .job_access import job_document, narrating, owned_job, wait_for_job
+from .job_access import job_document, judged_by_the_job, narrating, owned_job, wait_for_job
 from .state import ApiState, IdSource, request_metadata
 from .views import JobView
 
-Action = Literal[
-    "regenerate_scene",
-    "regenerate",  # the seed's spelling of regenerate_scene
-    "regenerate_all_scenes",
-    "approve_storyboard",
-    "reject_storyboard",
-    "cancel",
-]
-REGENERATING = frozenset(
-    {"regenerate_scene", "regenerate", "regenerate_all_scenes", "reject_storyboard"}
-)
+SceneNumber = Annotated[int, Meta(ge=1, le=1000)]
+# What rejecting asks the planner to change: required, and more than blanks.
+RejectFeedback = Annotated[str, Meta(min_length=1, max_length=2000, pattern=NON_BLANK)]
 
 
-class ActionBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    action: Action
-    # Required by regenerate_scene: the scene to regenerate.
-    scene_number: Annotated[int, Meta(ge=1, le=1000)] | None = None
-    # What to change (regenerations); required by reject_storyboard; a reason for cancel.
+class _Action(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="action"):
+    """One member of the body's tagged union: `action` names it, and each action requires
+    exactly its own fields, so the schema's `oneOf` (with a discriminator) is what is checked."""
+
+
+class RegenerateScene(_Action, frozen=True, kw_only=True, tag="regenerate_scene"):
+    scene_number: SceneNumber
+    # What to change.
     feedback: Feedback | None = None
 
 
+class RegenerateSceneSeed(RegenerateScene, frozen=True, kw_only=True, tag="regenerate"):
+    """The seed's spelling of regenerate_scene."""
+
+
+class RegenerateAllScenes(_Action, frozen=True, kw_only=True, tag="regenerate_all_scenes"):
+    feedback: Feedback | None = None
+
+
+class ApproveStoryboard(_Action, frozen=True, kw_only=True, tag="approve_storyboard"):
+    pass
+
+
+class RejectStoryboardAction(_Action, frozen=True, kw_only=True, tag="reject_storyboard"):
+    feedback: RejectFeedback
+
+
+class CancelJob(_Action, frozen=True, kw_only=True, tag="cancel"):
+    # Why, for the job's history (default: "cancelled by the user").
+    feedback: Feedback | None = None
+
+
+ActionBody = (
+    RegenerateScene
+    | RegenerateSceneSeed
+    | RegenerateAllScenes
+    | ApproveStoryboard
+    | RejectStoryboardAction
+    | CancelJob
+)
+REGENERATING = (RegenerateScene, RegenerateAllScenes, RejectStoryboardAction)
+
+
 def command_for(body: ActionBody) -> Command:
-    feedback = (body.feedback or "").strip() or None
-    match body.action:
-        case "regenerate_scene" | "regenerate":
-            if body.scene_number is None:
-                raise ValidationFailed(
-                    "regenerating a scene needs its sceneNumber",
-                    [{"field": "sceneNumber", "message": "required for this action"}],
-                )
+    match body:
+        case RegenerateScene():  # regenerate too (a subclass)
+            feedback = (body.feedback or "").strip() or None
             return RequestSceneRegeneration(scene_number=body.scene_number, feedback=feedback)
-        case "regenerate_all_scenes":
-            return RequestRegenerateAll(feedback=feedback)
-        case "approve_storyboard":
+        case RegenerateAllScenes():
+            return RequestRegenerateAll(feedback=(body.feedback or "").strip() or None)
+        case ApproveStoryboard():
             return Approve()
-        case "reject_storyboard":
-            if feedback is None:
-                raise ValidationFailed(
-                    "rejecting a storyboard needs feedback saying what to change",
-                    [{"field": "feedback", "message": "required when rejecting"}],
-                )
-            return RejectStoryboard(feedback=feedback)
-        case "cancel":
-            return Cancel(reason=feedback or "cancelled by the user")
+        case RejectStoryboardAction():
+            return RejectStoryboard(feedback=body.feedback.strip())
+        case CancelJob():
+            return Cancel(reason=(body.feedback or "").strip() or "cancelled by the user")
 
 
 @post(
@@ -118,13 +134,14 @@ async def _act(
     if done:
         position = done[0].position
     else:
-        _, recorded = await execute(
-            store, job_id, command, request_metadata(request, user), event_ids=[event_id]
-        )
+        with judged_by_the_job():
+            _, recorded = await execute(
+                store, job_id, command, request_metadata(request, user), event_ids=[event_id]
+            )
         position = recorded[-1].position if recorded else 0
     if position:
         await api.settle(position)
-    regenerating = data.action in REGENERATING
+    regenerating = isinstance(data, REGENERATING)
     if regenerating and not respond_async:
         await wait_for_job(
             api,

@@ -34,6 +34,7 @@ from .auth import ApiKeyMiddleware
 from .errors import handle_exception
 from .health import healthz, readyz
 from .idempotency import purge_forever
+from .openapi import state_request_bodies
 from .request_checks import check_request
 from .state import ApiState, NatsReady, provide_api, provide_user
 from .voice import voices_router
@@ -121,7 +122,7 @@ def create_app(
         await api.live.stop()
         await api.projections.stop()
 
-    return Litestar(
+    app = Litestar(
         # /metrics, like the probes, sits outside /api/v3 and needs no key: expose it to the
         # network deliberately (the API binds 127.0.0.1 by default). The studio at / is static
         # files that use /api/v3 with the user's key.
@@ -153,3 +154,5 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+    state_request_bodies(app)
+    return app

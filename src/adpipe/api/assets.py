@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, route
@@ -36,6 +36,7 @@ from .fields import (
 from .idempotency import Reply, run_once
 from .openapi import asset_create_operation, binary_response
 from .refs import (
+    URL_TYPE_RULE,
     check_owner_refs,
     delete_unused,
     type_from_media_type,
@@ -59,6 +60,8 @@ MAX_JSON_BODY = 64 * 1024
 
 class AssetUrlBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """Register an asset by URL; the downloader fetches it (status pending, then ready/failed)."""
+
+    json_schema_extra: ClassVar[dict[str, Any]] = URL_TYPE_RULE
 
     url: HttpUrl
     type: AssetType | None = None
@@ -115,7 +118,7 @@ async def list_assets(
     opt=accepts(JSON, MULTIPART),
     request_max_body_size=None,  # enforced while streaming, against settings.upload_max_bytes
     operation_class=asset_create_operation(AssetUrlBody, UploadFields),
-    responses=problem_specs(400, 413, 415, 422),
+    responses=problem_specs(400, 409, 413, 415, 422),
 )
 async def create_asset(
     api: ApiState,

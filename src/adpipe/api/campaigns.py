@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
+from msgspec import Meta
 
 from adpipe.domain import campaign
 from adpipe.domain.campaign import CAMPAIGNS, CreateCampaign, DeleteCampaign, ReplaceCampaign
@@ -31,7 +32,8 @@ class CampaignBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     objective: OptionalText = ""
     budget: Money | None = None
     start_date: date | None = None
-    end_date: date | None = None
+    # JSON Schema cannot compare two fields: the rule is stated in words.
+    end_date: Annotated[date, Meta(description="Not before startDate (else 422)")] | None = None
 
     def profile(self) -> CampaignProfile:
         return CampaignProfile(
@@ -63,7 +65,7 @@ async def list_campaigns(
     )
 
 
-@post("/", summary="Create a campaign", responses=problem_specs(400, 413, 415, 422))
+@post("/", summary="Create a campaign", responses=problem_specs(400, 409, 413, 415, 422))
 async def create_campaign(
     api: ApiState, user: str, request: Request[Any, Any, Any], data: CampaignBody
 ) -> Response[CampaignView]:

@@ -267,7 +267,10 @@ _DESCRIPTIONS = {
     400: "Malformed request (invalid JSON, bad multipart body)",
     401: "Missing, unknown or revoked API key",
     404: "No such resource for this user",
-    409: "The resource's state forbids the request (see jobStatus / assetStatus)",
+    409: (
+        "The resource's state forbids the request (see jobStatus / assetStatus), or the body"
+        " names something unknown or unusable for this user (`errors` lists the fields)"
+    ),
     413: "Body over the size limit",
     415: "Unsupported Content-Type",
     416: "Range not satisfiable",

@@ -11,8 +11,11 @@ from typing import Annotated
 from litestar.params import HeaderParameter, QueryParameter
 from msgspec import Meta
 
+# Python's `\s` (what msgspec matches with) spelled out: JSON Schema tools read `\s` as
+# ECMAScript's set, which lacks \x1c-\x1f, so the document and the server would disagree.
+SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NO_NUL = r"^[^\x00]*$"
-NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NON_BLANK = rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$"
 
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NON_BLANK)]
 Text = Annotated[str, Meta(min_length=1, max_length=2000, pattern=NON_BLANK)]
@@ -21,7 +24,18 @@ Id = Annotated[str, Meta(min_length=1, max_length=200, pattern=NON_BLANK)]
 Label = Annotated[str, Meta(min_length=1, max_length=100, pattern=NON_BLANK)]
 Tag = Annotated[str, Meta(min_length=1, max_length=100, pattern=NON_BLANK)]
 Tags = Annotated[list[Tag], Meta(max_length=50)]
-HttpUrl = Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s\x00/?#]+[^\s\x00]*$")]
+# A port as `urlsplit` reads one: digits (leading zeros too) up to 65535, or nothing after `:`.
+_PORT = r"0*(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+# http(s), an optional user@, a host (no [IPv6] literal: `urlsplit` refuses malformed ones, and
+# such hosts are never public), an optional port, then the rest; no spaces or NUL anywhere.
+HttpUrl = Annotated[
+    str,
+    Meta(
+        max_length=2048,
+        pattern=rf"^https?://(?:[^{SPACE}\x00/?#\[\]]*@)?[^{SPACE}\x00@:/?#\[\]]+"
+        rf"(?::(?:{_PORT})?)?(?:[/?#][^{SPACE}\x00]*)?$",
+    ),
+]
 Color = Annotated[str, Meta(pattern=r"^#[0-9A-Fa-f]{6}$")]
 Money = Annotated[float, Meta(ge=0, le=1e12)]
 Feedback = Annotated[str, Meta(max_length=2000, pattern=NO_NUL)]
@@ -45,6 +59,8 @@ IdempotencyKey = Annotated[
     HeaderParameter(
         name="Idempotency-Key",
         max_length=200,
+        min_length=1,
+        pattern=r"^[\x20-\x7e]{1,200}$",  # printable ASCII, as the idempotency store checks
         required=False,
         description="A retry with the same key answers the first attempt's response",
     ),

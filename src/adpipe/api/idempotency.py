@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from litestar import Response
 
-from adpipe.errors import Conflict, ValidationFailed
+from adpipe.errors import Conflict, ReferenceConflict, ValidationFailed
 
 from .errors import PROBLEM_JSON, problem_for
 from .state import IdSource
@@ -163,7 +163,9 @@ async def _claim(
             return await _claim(pool, user, key, print_, lease)
         stored_print, status, headers, body, stale = row
         if stored_print != print_:
-            raise ValidationFailed(
+            # 409 (the draft standard says 422): the request is well formed; the stored key's
+            # binding to another request is state, which the API's schema cannot state.
+            raise ReferenceConflict(
                 f"this {HEADER} was already used for a different request;"
                 " use a new key for a new request",
                 [{"field": HEADER, "message": "already used for a different request"}],

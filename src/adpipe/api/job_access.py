@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from adpipe.domain.narration import scenes_to_narrate
-from adpipe.errors import NotFound
+from adpipe.errors import JobStateConflict, NotFound, ValidationFailed
 from adpipe.jobs import load_job
 
 from . import reads
@@ -19,6 +20,16 @@ if TYPE_CHECKING:
     from .state import ApiState
 
 Row = dict[str, Any]
+
+
+@contextlib.contextmanager
+def judged_by_the_job() -> Iterator[None]:
+    """Around a job command built from a body the schema already checked: what the domain still
+    refuses (a scene the storyboard lacks, a total past 120 s) is the job's state, so 409."""
+    try:
+        yield
+    except ValidationFailed as exc:
+        raise JobStateConflict(exc.detail, exc.errors) from None
 
 
 async def job_row(api: ApiState, user: str, job_id: str) -> Row:

@@ -7,12 +7,12 @@ speaks and recorded with its voice resolved, so a later change of the default ch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import msgspec
 from msgspec import Meta
 
-from adpipe.errors import ValidationFailed
+from adpipe.errors import ReferenceConflict, ValidationFailed
 from adpipe.events.asset import AssetRegistered, AssetType
 from adpipe.events.job import (
     AdBasics,
@@ -29,7 +29,7 @@ from adpipe.voices import SPEED_MAX, SPEED_MIN, VoiceInfo, default_voice, find_v
 
 from . import reads
 from .fields import NO_NUL, HttpUrl, Id, Name, Text
-from .refs import url_asset_type, url_file_name
+from .refs import URL_TYPE_RULE, url_asset_type, url_file_name
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -63,6 +63,23 @@ class DirectionBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class AssetBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """Either `id` (an asset of yours that is ready) or `url` (fetched for this job)."""
+
+    # The rules `resolve_creative` checks across fields, stated in /schema.
+    json_schema_extra: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "title": "An asset of yours, by id",
+                "required": ["id"],
+                "properties": {"id": {"type": "string"}, "url": {"type": "null"}},
+            },
+            {
+                "title": "A file to fetch, by URL",
+                "required": ["url"],
+                "properties": {"url": {"type": "string"}, "id": {"type": "null"}},
+                **URL_TYPE_RULE,
+            },
+        ]
+    }
 
     id: Id | None = None
     url: HttpUrl | None = None
@@ -153,6 +170,8 @@ async def resolve_creative(
     registered: list[AssetRegistered] = []
     full_urls: dict[str, str] = {}
     errors: list[dict[str, str]] = []
+    # Unknown or unusable ids and voices: the body is well formed, this user's state refuses it.
+    unusable: list[dict[str, str]] = []
     seen: set[str] = set()
     for index, asset in enumerate(given):
         where = f"creative.assets[{index}]"
@@ -180,9 +199,13 @@ async def resolve_creative(
         else:
             assert asset.id is not None
             row = known.get(asset.id)
-            problem = _existing_problem(row, asset, seen)
+            problem = _existing_problem(row, asset)
             if problem:
-                errors.append({"field": f"{where}.id", "message": problem})
+                unusable.append({"field": f"{where}.id", "message": problem})
+                continue
+            if asset.id in seen:
+                # Listed again: the job uses it once, as a scene edit's assets do. Not an error
+                # (JSON Schema cannot say "unique by id", and a repeat harms nothing).
                 continue
             assert row is not None
             seen.add(asset.id)
@@ -190,9 +213,12 @@ async def resolve_creative(
             refs.append(JobAssetRef(asset_id=asset.id, type=row["type"], name=name))
     voiceover, problem = resolve_voiceover(body.creative.voiceover, settings)
     if problem:
-        errors.append({"field": "creative.voiceover.voice", "message": problem})
-    if errors:
-        raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
+        unusable.append({"field": "creative.voiceover.voice", "message": problem})
+    if errors:  # a body the schema allows has none of these: it is malformed, all are listed
+        errors += unusable
+        raise ValidationFailed(_summary(errors), errors)
+    if unusable:
+        raise ReferenceConflict(_summary(unusable), unusable)
     c = body.creative
     direction = Direction(
         style=c.direction.style.strip(),
@@ -210,11 +236,13 @@ async def resolve_creative(
     return creative, registered, full_urls
 
 
-def _existing_problem(row: dict[str, object] | None, asset: AssetBody, seen: set[str]) -> str:
+def _summary(errors: list[dict[str, str]]) -> str:
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+
+
+def _existing_problem(row: dict[str, object] | None, asset: AssetBody) -> str:
     if row is None:
         return "no asset with this id"
-    if asset.id in seen:
-        return "the same asset is listed twice"
     if row["status"] != "ready":
         return f"the asset is {row['status']}; only ready assets can be used"
     if asset.type is not None and asset.type != row["type"]:

@@ -184,7 +184,7 @@ async def _append_job(
     "/dry-run",
     status_code=200,
     summary="Estimate a job's cost and shape; nothing is stored",
-    responses=problem_specs(400, 413, 415, 422),
+    responses=problem_specs(400, 409, 413, 415, 422),
 )
 async def dry_run(api: ApiState, user: str, data: JobBody) -> DryRunView:
     pool = api.core.pool

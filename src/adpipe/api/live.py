@@ -29,8 +29,9 @@ from .views import Page
 FINAL_TYPES: Final = frozenset({"job.render_completed", "job.failed", "job.cancelled"})
 _COLUMNS = "position, id, stream, version, type, data::text, metadata::text, recorded_at, hash"
 
+# A plain int (0: from the start): litestar drops the bounds of `int | None` from the schema.
 AfterPosition = Annotated[
-    int | None,
+    int,
     Parameter(
         query="after",
         ge=0,
@@ -80,7 +81,7 @@ async def _last_event(api: ApiState, stream: str) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def _resume_from(request: Request[Any, Any, Any], after: int | None) -> int:
+def _resume_from(request: Request[Any, Any, Any], after: int) -> int:
     header = request.headers.get("last-event-id", "").strip()
     if not header:
         return after or 0
@@ -145,7 +146,7 @@ async def job_events(
     user: str,
     request: Request[Any, Any, Any],
     job_id: str,
-    after: AfterPosition = None,
+    after: AfterPosition = 0,
 ) -> ServerSentEvent:
     stream = await _check_owner(api, user, job_id)
     start = _resume_from(request, after)

@@ -8,12 +8,13 @@ Creating under a client, campaign or asset and deleting it are guarded against e
 from __future__ import annotations
 
 import posixpath
+import re
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from adpipe.domain.guards import NoneSince
 from adpipe.domain.guards import still_live as still_live  # for the jobs handler
-from adpipe.errors import ValidationFailed
+from adpipe.errors import ReferenceConflict, ValidationFailed
 from adpipe.events.asset import AssetType
 from adpipe.storage.eventstore import GuardFailed
 
@@ -41,6 +42,26 @@ _TYPES_BY_EXTENSION: dict[str, AssetType] = {
 }
 
 
+def _any_case(extension: str) -> str:
+    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in extension)
+
+
+# A URL whose path's last segment has one of those extensions (after at least one character
+# that is not a dot, as posixpath.splitext reads it): `type_from_name` tells its type.
+TYPED_URL = (
+    r"^https?://[^/?#]*(?:/[^?#]*)?/[^/?#]*[^/?#.][^/?#]*\.(?:"
+    + "|".join(_any_case(e) for e in sorted(_TYPES_BY_EXTENSION))
+    + r")(?:[?#].*)?$"
+)
+# The JSON Schema of `url_asset_type`'s rule: a `type`, or a URL that tells it.
+URL_TYPE_RULE: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["type"], "properties": {"type": {"type": "string"}}},
+        {"properties": {"url": {"pattern": TYPED_URL}}},
+    ]
+}
+
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
@@ -61,7 +82,7 @@ async def check_owner_refs(
     if campaign_id is not None:
         guards.append(still_live("campaign", campaign_id))
     if client_id is not None and await reads.client(pool, user, client_id) is None:
-        raise ValidationFailed(
+        raise ReferenceConflict(
             f"client {client_id} does not exist",
             [{"field": _join(prefix, "clientId"), "message": "no client with this id"}],
         )
@@ -69,12 +90,12 @@ async def check_owner_refs(
         return guards
     campaign = await reads.campaign(pool, user, campaign_id)
     if campaign is None:
-        raise ValidationFailed(
+        raise ReferenceConflict(
             f"campaign {campaign_id} does not exist",
             [{"field": _join(prefix, "campaignId"), "message": "no campaign with this id"}],
         )
     if client_id is not None and campaign["client_id"] != client_id:
-        raise ValidationFailed(
+        raise ReferenceConflict(
             f"campaign {campaign_id} belongs to another client",
             [{"field": _join(prefix, "campaignId"), "message": "not a campaign of this client"}],
         )
@@ -129,15 +150,29 @@ def type_from_media_type(media_type: str | None) -> AssetType | None:
     return major if major in ("image", "video", "audio") else None  # type: ignore[return-value]
 
 
+_URL_PARTS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<host>[^/?#]*)(?P<path>[^?#]*)")
+
+
+def _url_path(url: str) -> str:
+    """The path of an http(s) URL, read as `urlsplit` does, but without its checks (a `[` in
+    the host makes it raise): a URL the schema allows is refused by the fetch, not here."""
+    match = _URL_PARTS.match(url)
+    return match.group("path") if match else ""
+
+
 def url_file_name(url: str) -> str:
     """The last path segment of a URL (decoded), or its host when the path is empty."""
-    parts = urlsplit(url)
-    name = unquote(posixpath.basename(parts.path.rstrip("/"))).replace("\x00", "")
-    return (name or parts.hostname or "asset")[:200]
+    name = unquote(posixpath.basename(_url_path(url).rstrip("/"))).replace("\x00", "")
+    if not name:
+        try:
+            name = urlsplit(url).hostname or ""
+        except ValueError:  # a malformed [IPv6] host
+            name = ""
+    return (name or "asset")[:200]
 
 
 def url_asset_type(url: str, declared: AssetType | None, field: str) -> AssetType:
-    asset_type = declared or type_from_name(urlsplit(url).path)
+    asset_type = declared or type_from_name(_url_path(url))
     if asset_type is None:
         raise ValidationFailed(
             "the asset type cannot be told from the URL; give its type",

@@ -14,7 +14,7 @@ from adpipe.jobs import execute
 
 from .errors import problem_specs
 from .fields import Id, Label, Text
-from .job_access import job_row, narrating, owned_job, wait_for_job
+from .job_access import job_row, judged_by_the_job, narrating, owned_job, wait_for_job
 from .state import ApiState, request_metadata
 from .views import SceneView, job_state, scene_view_of
 
@@ -79,7 +79,10 @@ async def update_scene(
         transition=data.transition,
         assets=data.assets,
     )
-    _, recorded = await execute(api.core.store, job_id, command, request_metadata(request, user))
+    with judged_by_the_job():
+        _, recorded = await execute(
+            api.core.store, job_id, command, request_metadata(request, user)
+        )
     if recorded:
         await api.settle(recorded[-1].position)
         # Like the storyboard answers: the edited scene comes back with its new narration, unless

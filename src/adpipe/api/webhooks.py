@@ -13,6 +13,7 @@ from litestar import Request, Response, Router, delete, get, post, put
 from msgspec import Meta
 
 from adpipe.webhooks.manage import (
+    MAX_DESCRIPTION_LENGTH,
     SecretRotated,
     SubscribeRequest,
     TestSent,
@@ -25,7 +26,7 @@ from adpipe.webhooks.outbox import Delivery
 from adpipe.webhooks.patterns import EVENT_FILTERS
 
 from .errors import problem_specs
-from .fields import HttpUrl, OptionalText, PageNumber, PageSize
+from .fields import NO_NUL, HttpUrl, PageNumber, PageSize
 from .state import ApiState, request_metadata
 from .views import API
 
@@ -35,13 +36,15 @@ else:
     # "*", each kind's "<kind>.*" and every event type: an enum in the OpenAPI contract.
     EventFilter = Literal[tuple(EVENT_FILTERS)]
 EventFilters = Annotated[list[EventFilter], Meta(min_length=1, max_length=100)]
+# The limit `Webhooks` enforces, stated here so the schema says it.
+Description = Annotated[str, Meta(max_length=MAX_DESCRIPTION_LENGTH, pattern=NO_NUL)]
 
 
 class SubscribeBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     url: HttpUrl
     # "*", a kind ("job.*") or exact types ("job.render_completed").
     events: EventFilters
-    description: OptionalText = ""
+    description: Description = ""
 
 
 class UpdateBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -50,7 +53,7 @@ class UpdateBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     url: HttpUrl | None = None
     events: EventFilters | None = None
     enabled: bool | None = None
-    description: OptionalText | None = None
+    description: Description | None = None
 
 
 class WebhookPage(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

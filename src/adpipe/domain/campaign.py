@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from adpipe.errors import Conflict, ValidationFailed
+from adpipe.errors import Conflict, ReferenceConflict, ValidationFailed
 from adpipe.events.party import CampaignCreated, CampaignDeleted, CampaignProfile, CampaignUpdated
 
 from .guards import NoneSince, jobs_created_since
@@ -78,7 +78,7 @@ def decide(state: CampaignState, command: Command) -> list[Event]:
     match command:
         case ReplaceCampaign(client_id=client_id, profile=profile):
             if client_id != state.client_id:
-                raise ValidationFailed(
+                raise ReferenceConflict(
                     "a campaign cannot move to another client",
                     [{"field": "clientId", "message": f"must stay {state.client_id}"}],
                 )
