@@ -20,7 +20,7 @@ from adpipe.events.party import (
     ClientProfile,
     ClientUpdated,
 )
-from adpipe.storage.chain import link
+from adpipe.storage.chain import canonical_json, canonical_stored, link, stored_as_written
 from adpipe.storage.eventstore import EventStore, GuardFailed, NoneSince
 
 
@@ -159,3 +159,30 @@ async def test_concurrent_appends_share_transactions(core: Core, writers: int) -
     )
     assert held.batches < 1 + writers
     assert all(not isinstance(r, BaseException) for r in results)
+
+
+# (value, whether our canonical text is taken as its stored form): exponents and -0.0 are not.
+STORED_FORMS = [
+    ({"a": 1, "b": [True, None, "x"], "c": {"z": 0.1, "é": 'ü\u2028\\"q"'}}, True),
+    ({"n": 6.0, "m": 12345678.9, "big": 10**30, "neg": -3, "f": -2.5}, True),
+    ({"s": "tab\there\nnewline"}, True),
+    ({"budget": 1e16}, False),
+    ({"budget": -0.0}, False),
+    ({"k": 1.5e-7}, False),
+    ({"budget": 1.7976931348623157e308}, False),
+]
+
+
+@pytest.mark.parametrize(("value", "plain"), STORED_FORMS)
+async def test_what_is_hashed_without_asking_postgres_is_its_stored_form(
+    core: Core, value: Any, plain: bool
+) -> None:
+    """Appends skip asking Postgres how jsonb stores their data when `stored_as_written` says
+    our canonical text already is that form; the chain would otherwise not verify."""
+    async with core.pool.connection() as conn:
+        cur = await conn.execute("SELECT %s::jsonb::text", [canonical_json(value)])
+        row = await cur.fetchone()
+    assert row is not None
+    assert stored_as_written(value) is plain
+    if plain:
+        assert canonical_stored(row[0]) == canonical_json(value)

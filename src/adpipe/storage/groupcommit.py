@@ -24,7 +24,7 @@ from adpipe.errors import Conflict, DependencyUnavailable, StreamVersionConflict
 from adpipe.events.catalogue import Envelope, Metadata, NewEvent, decode_event
 from adpipe.observability.metrics import EVENTS_APPENDED
 
-from .chain import canonical_json, canonical_stored, link_canonical
+from .chain import canonical_json, canonical_stored, link_canonical, stored_as_written
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -107,6 +107,8 @@ class Command:
     expected: ExpectedVersion
     guards: Sequence[NoneSince]
     meta_json: str
+    # The metadata's canonical text is already its stored form (see `stored_as_written`).
+    meta_plain: bool = False
     ids: list[uuid.UUID] = field(init=False)
     id_texts: list[str] = field(init=False)  # normalised, as Postgres prints them
     datas: list[str] = field(init=False)
@@ -118,9 +120,13 @@ class Command:
     def __post_init__(self) -> None:
         self.ids = [uuid.UUID(e.id) for e in self.batch]
         self.id_texts = [str(i) for i in self.ids]
-        self.datas = [canonical_json(msgspec.to_builtins(new.event)) for new in self.batch]
+        values = [msgspec.to_builtins(new.event) for new in self.batch]
+        self.datas = [canonical_json(value) for value in values]
         self.types = [type(new.event).type_name() for new in self.batch]
         self.future = asyncio.get_running_loop().create_future()
+        if self.meta_plain and all(stored_as_written(value) for value in values):
+            # What the chain hashes is known without asking Postgres how jsonb stores it.
+            self.canon = (self.meta_json, self.datas)
 
 
 def command(
@@ -130,8 +136,10 @@ def command(
     metadata: Metadata,
     guards: Sequence[NoneSince],
 ) -> Command:
-    meta_json = canonical_json(msgspec.to_builtins(metadata))
-    return Command(stream, list(events), expected, guards, meta_json)
+    meta = msgspec.to_builtins(metadata)
+    return Command(
+        stream, list(events), expected, guards, canonical_json(meta), stored_as_written(meta)
+    )
 
 
 class GroupCommit:
@@ -168,7 +176,7 @@ class GroupCommit:
         self._queue.append(cmd)  # first come, first written
         if not busy:
             self._writer = asyncio.create_task(self._drain(), name="eventstore-group-commit")
-        else:
+        elif cmd.canon is None:
             # While the batch in flight holds the lock, work out what the chain will hash, so
             # the batch this command joins spends its time under the lock on the lock's work.
             await self._prepare(cmd)
@@ -271,11 +279,13 @@ class GroupCommit:
             # one transaction. Other processes' appends still queue on the lock.
             await conn.execute(LOCK_EVENTS)
             unprepared = [c for c in batch if c.canon is None]
-            stored_cur = await conn.execute(
-                "SELECT d::jsonb::text FROM unnest(%b::text[]) WITH ORDINALITY AS u(d, n)"
-                " ORDER BY n",
-                [[t for c in unprepared for t in (c.meta_json, *c.datas)]],
-            )
+            stored_cur = None
+            if unprepared:
+                stored_cur = await conn.execute(
+                    "SELECT d::jsonb::text FROM unnest(%b::text[]) WITH ORDINALITY AS u(d, n)"
+                    " ORDER BY n",
+                    [[t for c in unprepared for t in (c.meta_json, *c.datas)]],
+                )
             dup_cur = await conn.execute(
                 f"SELECT {COLUMNS} FROM events WHERE id = ANY(%s) ORDER BY position",
                 [[i for cmd in batch for i in cmd.ids]],
@@ -300,7 +310,9 @@ class GroupCommit:
                         [canonical_json(batch[j].guards[g].matching) for j, g, _, _ in pairs],
                     ],
                 )
-            stored = iter([str(row[0]) for row in await stored_cur.fetchall()])
+            stored = iter(
+                [] if stored_cur is None else [str(r[0]) for r in await stored_cur.fetchall()]
+            )
             for c in unprepared:
                 meta = canonical_stored(next(stored))
                 c.canon = (meta, [canonical_stored(next(stored)) for _ in c.datas])
