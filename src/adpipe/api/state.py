@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adpipe.errors import NotFound
 from adpipe.events.catalogue import Envelope, Metadata, NewEvent, stream_id
 from adpipe.media import MediaInspector
-from adpipe.projections import PROJECTION_NAMES
-from adpipe.projector import wait_for_projections
+from adpipe.projections import PROJECTION_NAMES, projections_showing
+from adpipe.projector import ProjectionsWatch
 
 from .limits import UserLimits
 from .livehub import LiveHub
@@ -39,6 +39,8 @@ class ApiState:
         self.core = core
         # LISTENs on the projector's channel: waiting for a read model wakes the moment it moves.
         self.projections = projections
+        # Every request waiting for its write to be readable shares one reader of the checkpoints.
+        self.read_models = ProjectionsWatch(core.pool, PROJECTION_NAMES, projections)
         self.nats_ready = nats_ready
         # One reader of the log for every live SSE stream of this process.
         self.live = LiveHub(core)
@@ -50,15 +52,11 @@ class ApiState:
     def settings(self) -> Settings:
         return self.core.settings
 
-    async def settle(self, position: int) -> None:
-        """Waits (bounded) until every read model has applied the log up to `position`."""
-        await wait_for_projections(
-            self.core.pool,
-            PROJECTION_NAMES,
-            position,
-            waker=self.projections,
-            within=self.settings.projection_wait_seconds,
-        )
+    async def settle(self, position: int, types: Iterable[str] | None = None) -> None:
+        """Waits (bounded) until the read models have applied the log up to `position`: those
+        that events of `types` change when the caller names what it wrote, else every one."""
+        names = None if types is None else projections_showing(types)
+        await self.read_models.wait(position, self.settings.projection_wait_seconds, names)
 
     async def record(
         self,
@@ -78,7 +76,7 @@ class ApiState:
         recorded = await self.core.store.append(
             stream, batch, expected_version, metadata, guards=guards
         )
-        await self.settle(recorded[-1].position)
+        await self.settle(recorded[-1].position, [e.type for e in recorded])
         return recorded
 
     async def load_owned(self, kind: str, entity_id: str, user: str) -> list[Envelope]:
@@ -99,6 +97,12 @@ class IdSource:
 
     def __init__(self, user: str, key: str | None = None) -> None:
         self._seed = f"{user}\n{key}" if key else None
+
+    @property
+    def derived(self) -> bool:
+        """Whether the ids repeat a previous attempt's (an Idempotency-Key): only then can what
+        they name exist already."""
+        return self._seed is not None
 
     def new(self, purpose: str) -> str:
         if self._seed is None:
