@@ -109,6 +109,9 @@ class Command:
     meta_json: str
     # The metadata's canonical text is already its stored form (see `stored_as_written`).
     meta_plain: bool = False
+    # Appends queued before this one that must have been written (or found already recorded)
+    # for this one to be: it follows them in the log, in their batch or a later one.
+    follows: Sequence[asyncio.Future[list[Envelope]]] = ()
     ids: list[uuid.UUID] = field(init=False)
     id_texts: list[str] = field(init=False)  # normalised, as Postgres prints them
     datas: list[str] = field(init=False)
@@ -135,10 +138,17 @@ def command(
     expected: ExpectedVersion,
     metadata: Metadata,
     guards: Sequence[NoneSince],
+    follows: Sequence[asyncio.Future[list[Envelope]]] = (),
 ) -> Command:
     meta = msgspec.to_builtins(metadata)
     return Command(
-        stream, list(events), expected, guards, canonical_json(meta), stored_as_written(meta)
+        stream,
+        list(events),
+        expected,
+        guards,
+        canonical_json(meta),
+        stored_as_written(meta),
+        follows,
     )
 
 
@@ -171,12 +181,19 @@ class GroupCommit:
         self._queue: list[Command] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def submit(self, cmd: Command) -> list[Envelope]:
+    def enqueue(self, cmd: Command) -> asyncio.Future[list[Envelope]]:
+        """Queues `cmd` without waiting: what it answers is its future. Queued appends are
+        written in the order they were queued."""
         busy = self._writing()
         self._queue.append(cmd)  # first come, first written
         if not busy:
             self._writer = asyncio.create_task(self._drain(), name="eventstore-group-commit")
-        elif cmd.canon is None:
+        return cmd.future
+
+    async def submit(self, cmd: Command) -> list[Envelope]:
+        busy = self._writing()
+        self.enqueue(cmd)
+        if busy and cmd.canon is None:
             # While the batch in flight holds the lock, work out what the chain will hash, so
             # the batch this command joins spends its time under the lock on the lock's work.
             await self._prepare(cmd)
@@ -453,7 +470,7 @@ def _decide(
     for j, cmd in enumerate(batch):
         assert cmd.canon is not None
         meta_canonical, data_canonical = cmd.canon
-        refusal = _refusal(cmd, j, batch, log, existing, claimed, accepted, heads)
+        refusal = _refusal(cmd, j, batch, log, existing, claimed, accepted, heads, outcomes)
         if refusal is not None:
             outcomes.append(refusal)
             continue
@@ -491,9 +508,14 @@ def _refusal(
     claimed: dict[uuid.UUID, int],
     accepted: dict[int, _Accepted],
     heads: dict[str, tuple[int, str]],
+    outcomes: list[_Outcome],
 ) -> _Outcome | None:
     """Why command `j` is not written — a repeat of recorded events (their envelopes), a
-    conflict — or None when it is."""
+    conflict, an append it follows not written — or None when it is."""
+    for earlier in cmd.follows:
+        failed = _failure(earlier, batch, outcomes)
+        if failed is not None:
+            return Conflict(f"not written, since an append it follows was not: {failed}")
     recorded = [existing[i] for i in cmd.ids if i in existing]
     if recorded:
         if len(recorded) == len(cmd.ids) and all(r[2] == cmd.stream for r in recorded):
@@ -513,6 +535,19 @@ def _refusal(
         if not log.held[j][g] or any(_trips(log, batch, j, g, i) for i in accepted):
             return GuardFailed(guard.reason)
     return None
+
+
+def _failure(
+    earlier: asyncio.Future[list[Envelope]], batch: list[Command], outcomes: list[_Outcome]
+) -> BaseException | str | None:
+    """What became of an append queued before: None if it was written or already recorded.
+    Not yet answered, it is earlier in this batch (the queue is written in order)."""
+    if earlier.done():
+        return "cancelled" if earlier.cancelled() else earlier.exception()
+    for cmd, outcome in zip(batch, outcomes, strict=False):
+        if cmd.future is earlier:
+            return outcome if isinstance(outcome, BaseException) else None
+    return "not queued before it"
 
 
 def _insert_params(accepted: list[_Accepted]) -> list[Any]:
