@@ -115,7 +115,9 @@ async def _create(
         # (Not again on a retry that finds the job made: its downloads may be done, and a row
         # written now would never be deleted.)
         # (Fresh ids cannot name a job already made: only a keyed retry needs to look.)
-        if not ids.derived or not await store.read_stream(job_stream(job_id)):
+        if not ids.derived:
+            await url_secrets.remember(pool, "asset", full_urls, new_owners=True)
+        elif not await store.read_stream(job_stream(job_id)):
             await url_secrets.remember(pool, "asset", full_urls)
         try:
             position = await _append_job(

@@ -287,13 +287,28 @@ class GroupCommit:
             # commit, so insert order is commit order and the log has no holes to skip. It also
             # gives every event one predecessor in the whole log, which the chain links to, and
             # keeps what the guards read unchanged until we commit. Bounded by lock_timeout; a
-            # timeout is transient and retried.
-            # Why group commit rather than letting appends commit concurrently (readers reading
-            # only below the oldest running transaction, `pg_snapshot_xmin`): each link needs
-            # the log's previous link when it is computed, so appends stay serialised whatever
-            # the readers do. What serialising costs is paid per transaction (the lock, the
-            # round trips, the commit's WAL flush), so this process's concurrent appends share
-            # one transaction. Other processes' appends still queue on the lock.
+            # timeout is transient and retried. (tests/core/test_late_commits.py holds a batch
+            # open here while others try to commit, and shows a reader skipping it without.)
+            #
+            # Why not commit concurrently and read only below the snapshot's xmin (every
+            # transaction older than `pg_snapshot_xmin(pg_current_snapshot())` has ended, so a
+            # log ordered by (xid, position) below it is final)? Readers would be safe, but:
+            # each link needs the log's previous link when it is computed, which only a writer
+            # holding the log's head knows; the guards (a client deleted while a campaign is
+            # created under it) would need SERIALIZABLE and its retries instead of a read under
+            # the lock; and every reader — the API's read-your-writes wait included — would
+            # stall behind the oldest transaction with an xid anywhere in the database (a long
+            # blob upload), not behind appends. Linking after commit (a single linker, say the
+            # relay, reading by xid) would make the chain a second write per event and leave the
+            # newest events unprotected until linked.
+            #
+            # So appends stay serialised, and the serialised step is made short instead: a
+            # process's concurrent appends share one transaction (what serialising costs is paid
+            # per transaction: the lock, the round trip, the commit's WAL flush — one fsync per
+            # batch, with synchronous_commit left on, so an acknowledged event is durable);
+            # everything that does not need the log's head (canonical forms, the insert's
+            # parameters) is done before the lock, and what does is one pipelined round trip.
+            # Other processes' batches queue on the lock for about that long each.
             await conn.execute(LOCK_EVENTS)
             unprepared = [c for c in batch if c.canon is None]
             stored_cur = None
