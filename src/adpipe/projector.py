@@ -14,6 +14,7 @@ projection; `adpipe replay rebuild` folds the events again once the projection i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -138,7 +139,16 @@ class Projector:
         self, projection: Projection, expected: int, batch: Sequence[Envelope], *, isolate: bool
     ) -> bool:
         name = projection.checkpoint_name()
-        async with self.pool.connection() as conn, conn.transaction():
+        async with (
+            self.pool.connection() as conn,
+            # Pipelined, statements whose results no one reads go out with the next that is
+            # read (an event's upsert with the next event's lookup, the checkpoint with the
+            # commit): a batch of a hundred creates folds in about half the round trips. An
+            # error then surfaces at a later statement, so the slow path, which must know which
+            # event failed, runs unpipelined.
+            conn.pipeline() if not isolate else contextlib.nullcontext(),
+            conn.transaction(),
+        ):
             cur = await conn.execute(
                 "SELECT position FROM checkpoints WHERE name = %s FOR UPDATE", [name]
             )
