@@ -6,6 +6,7 @@ new state (which may now refuse it), never forced over the other write.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -41,16 +42,21 @@ async def execute(
     retries: int = 5,
     event_ids: list[str] | None = None,
     guards: Sequence[NoneSince] = (),
+    known: JobState | None = None,
+    follows: Sequence[asyncio.Future[list[Envelope]]] = (),
 ) -> tuple[JobState, list[Envelope]]:
     """Decides and appends; answers the new state and what was recorded (maybe nothing).
 
     `command` may be a function of the current state, for commands that depend on it.
     `event_ids` makes a client retry idempotent: the same ids are recorded once. `guards` are
-    passed to the append (see `EventStore.append`).
+    passed to the append (see `EventStore.append`). `known` is the state when the caller knows
+    it without reading (a job under an id it has just made up); a conflict reads it after all.
+    `follows`: appends queued before it that must be written for it to be (`append_soon`).
     """
     stream = job_stream(job_id)
     for _ in range(retries + 1):
-        state = await load_job(store, job_id)
+        state = known if known is not None else await load_job(store, job_id)
+        known = None
         cmd = command(state) if callable(command) else command
         events = decide(state, cmd)
         if not events:
@@ -62,7 +68,9 @@ async def execute(
             for i, e in enumerate(events)
         ]
         try:
-            recorded = await store.append(stream, batch, state.version, metadata, guards=guards)
+            recorded = await store.append(
+                stream, batch, state.version, metadata, guards=guards, follows=follows
+            )
         except StreamVersionConflict:
             continue
         for envelope in recorded:

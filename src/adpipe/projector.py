@@ -91,6 +91,7 @@ class Projector:
             self.pool,
             fold,
             degrade=degrade,
+            pipelined=True,
             waker=self.waker,
             batch_size=self.batch_size,
             poll_seconds=self.poll_seconds,
@@ -232,3 +233,92 @@ async def wait_for_projections(
             await waker.wait(seen, min(left, 0.5))
         else:
             await asyncio.sleep(min(left, 0.02))
+
+
+@dataclass(eq=False)
+class _Waiter:
+    position: int
+    names: Sequence[str]
+    asked: int  # how many checkpoint queries had started when it began to wait
+    future: asyncio.Future[None]
+
+
+class ProjectionsWatch:
+    """`wait_for_projections` for every request of a process at once: one task reads the
+    checkpoints each time the projector notifies, and wakes each waiter whose position they
+    reached. A hundred concurrent writes waiting cost one query per notification, not a hundred
+    (each of which would also wake at every projection's every batch).
+
+    A waiter is answered only by a query that started after it began to wait, so what it is
+    told is never older than what waiting on its own would have read (a rebuild that rewound the
+    checkpoints is seen, as before)."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], names: Sequence[str], waker: Waker | None
+    ) -> None:
+        self._pool = pool
+        self._names = list(names)
+        self._waker = waker
+        self._waiting: list[_Waiter] = []
+        self._asked = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def wait(self, position: int, within: float, names: Sequence[str] | None = None) -> None:
+        """Waits (bounded) until the projections (`names` of them, else all) reached
+        `position`; 503 past `within`."""
+        future = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(position, self._names if names is None else names, self._asked, future)
+        if not waiter.names:
+            return  # nothing readable changed
+        self._waiting.append(waiter)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._watch(), name="projections-watch")
+        try:
+            async with asyncio.timeout(within):
+                await waiter.future
+        except TimeoutError:
+            raise DependencyUnavailable(
+                f"the read models have not caught up with position {position} within {within:g} s"
+            ) from None
+        finally:
+            if not waiter.future.done():
+                waiter.future.cancel()  # the watch forgets it
+
+    async def _watch(self) -> None:
+        try:
+            while True:
+                self._waiting = [w for w in self._waiting if not w.future.done()]
+                if not self._waiting:
+                    return
+                seen = self._waker.generation if self._waker else 0
+                self._asked += 1
+                asked = self._asked
+                reached = await self._checkpoints()
+                fresh = False
+                for waiter in self._waiting:
+                    if waiter.future.done():
+                        continue
+                    if waiter.asked >= asked:
+                        fresh = True  # came while the query ran: it needs one of its own
+                    elif waiter.position <= min(reached.get(n, 0) for n in waiter.names):
+                        waiter.future.set_result(None)
+                if fresh:
+                    continue
+                if self._waker is not None:
+                    await self._waker.wait(seen, 0.5)
+                else:
+                    await asyncio.sleep(0.02)
+        except Exception as exc:  # the database went away: every waiter hears it
+            for waiter in self._waiting:
+                if not waiter.future.done():
+                    waiter.future.set_exception(exc)
+            self._waiting = []
+
+    async def _checkpoints(self) -> dict[str, int]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT name, position FROM checkpoints WHERE name = ANY(%s)",
+                [[f"projection:{n}" for n in self._names]],
+            )
+            rows = await cur.fetchall()
+        return {str(name).removeprefix("projection:"): int(pos) for name, pos in rows}

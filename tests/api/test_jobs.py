@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -239,3 +240,31 @@ async def test_the_app_serves_without_the_optional_routers(core: Core, alice: Cl
     async with serving(core, extra_route_handlers=()) as url:
         answer = await alice.get(f"{url}/api/v3/jobs")
         assert answer.status == 200
+
+
+async def test_a_burst_of_creates_is_each_readable_the_moment_it_is_answered(
+    alice: Client, bob: Client, core: Core, cdn: Cdn
+) -> None:
+    """Creates no longer queue behind each other (one batch, one shared read-model wait): each
+    answer still comes only once its job and assets can be read, and its assets precede it."""
+    burst = cdn.add("/burst.png", png(), "image/png")
+    users = {"alice": (alice, await new_client(alice)), "bob": (bob, await new_client(bob))}
+    body = {
+        name: job_body(client_id, assets=[{"url": burst, "type": "image"}])
+        for name, (_, client_id) in users.items()
+    }
+
+    async def create_then_read(name: str) -> tuple[int, int, Any]:
+        user = users[name][0]
+        made = await user.post(JOBS, json=body[name], headers={"Prefer": "respond-async"})
+        read = await user.get(f"{JOBS}/{made.json()['id']}")
+        return made.status, read.status, read.json()
+
+    answers = await asyncio.gather(*(create_then_read(n) for n in ["alice", "bob"] * 10))
+    assert {(made, read) for made, read, _ in answers} == {(202, 200)}
+    assert all(len(job["assets"]) == 1 for _, _, job in answers), "asset not readable with it"
+    log = await core.store.read_all(0, 1000)
+    first_seen = {e.stream: e.position for e in reversed(log)}
+    for _, _, job in answers:
+        asset_id = job["creative"]["assets"][0]["id"]
+        assert first_seen[f"asset-{asset_id}"] < first_seen[f"job-{job['id']}"]

@@ -20,7 +20,7 @@ from adpipe.events.party import (
     ClientProfile,
     ClientUpdated,
 )
-from adpipe.storage.chain import link
+from adpipe.storage.chain import canonical_json, canonical_stored, link, stored_as_written
 from adpipe.storage.eventstore import EventStore, GuardFailed, NoneSince
 
 
@@ -159,3 +159,58 @@ async def test_concurrent_appends_share_transactions(core: Core, writers: int) -
     )
     assert held.batches < 1 + writers
     assert all(not isinstance(r, BaseException) for r in results)
+
+
+# (value, whether our canonical text is taken as its stored form): exponents and -0.0 are not.
+STORED_FORMS = [
+    ({"a": 1, "b": [True, None, "x"], "c": {"z": 0.1, "é": 'ü\u2028\\"q"'}}, True),
+    ({"n": 6.0, "m": 12345678.9, "big": 10**30, "neg": -3, "f": -2.5}, True),
+    ({"s": "tab\there\nnewline"}, True),
+    ({"budget": 1e16}, False),
+    ({"budget": -0.0}, False),
+    ({"k": 1.5e-7}, False),
+    ({"budget": 1.7976931348623157e308}, False),
+]
+
+
+@pytest.mark.parametrize(("value", "plain"), STORED_FORMS)
+async def test_what_is_hashed_without_asking_postgres_is_its_stored_form(
+    core: Core, value: Any, plain: bool
+) -> None:
+    """Appends skip asking Postgres how jsonb stores their data when `stored_as_written` says
+    our canonical text already is that form; the chain would otherwise not verify."""
+    async with core.pool.connection() as conn:
+        cur = await conn.execute("SELECT %s::jsonb::text", [canonical_json(value)])
+        row = await cur.fetchone()
+    assert row is not None
+    assert stored_as_written(value) is plain
+    if plain:
+        assert canonical_stored(row[0]) == canonical_json(value)
+
+
+async def test_an_append_following_others_shares_their_batch_and_needs_them_written(
+    core: Core,
+) -> None:
+    held = Held(core)
+    store = held.store
+    await core.store.append("asset-taken", [updated("there")], 0)
+
+    async def in_order(first: str, then: str) -> list[Any]:
+        earlier = store.append_soon(first, [updated("asset")], 0)
+        later = store.append(then, [updated("job")], 0, follows=[earlier])
+        return list(await asyncio.gather(earlier, later, return_exceptions=True))
+
+    written, refused = await held.behind_a_held_batch(
+        in_order("asset-1", "job-1"), in_order("asset-taken", "job-2")
+    )
+    assert held.batches == 2, "the four appends were not written as one batch"
+    asset, job = written
+    assert [e.stream for e in [*asset, *job]] == ["asset-1", "job-1"]
+    assert job[0].position == asset[0].position + 1
+    assert isinstance(refused[0], StreamVersionConflict)
+    assert isinstance(refused[1], Conflict) and "an append it follows" in str(refused[1])
+    assert await store.stream_version("job-2") == 0
+    # One already recorded (a retry's) counts as written.
+    again = store.append_soon("asset-1", [NewEvent(event=e.data, id=e.id) for e in asset], 0)
+    assert (await store.append("job-3", [updated("x")], 0, follows=[again]))[0].version == 1
+    assert await again == asset

@@ -11,10 +11,19 @@ from typing import Any
 import pytest
 
 from adpipe.context import Core
+from adpipe.errors import DependencyUnavailable
 from adpipe.events.catalogue import NewEvent
 from adpipe.events.party import ClientCreated, ClientDeleted, ClientProfile, ClientUpdated
+from adpipe.projections.campaigns import CampaignsProjection
 from adpipe.projections.clients import ClientsProjection
-from adpipe.projector import Projector, projections_position, wait_for_projections
+from adpipe.projector import (
+    PROJECTIONS_CHANNEL,
+    ProjectionsWatch,
+    Projector,
+    projections_position,
+    wait_for_projections,
+)
+from adpipe.storage.subscription import Waker
 from adpipe.tasks import cancel_and_wait
 from testkit.core import eventually, spawn
 
@@ -98,3 +107,38 @@ async def test_a_projector_killed_mid_batch_catches_up_to_what_a_rebuild_makes(
     assert len(live) == 300 - len(range(0, 300, 7))
     await Projector(core.store, core.pool, [ClientsProjection()]).rebuild(ClientsProjection())
     assert await snapshot(core) == live
+
+
+async def test_one_watch_answers_many_waiters_each_by_a_read_made_after_it_began(
+    core: Core,
+) -> None:
+    """`ProjectionsWatch`: concurrent waits on different positions and read models are answered
+    as the projector reaches them, by one reader; a position never reached is a 503."""
+    waker = Waker(core.settings.database_url, PROJECTIONS_CHANNEL)
+    await waker.start()
+    watch = ProjectionsWatch(core.pool, ["clients", "campaigns"], waker)
+    projector = Projector(core.store, core.pool, [ClientsProjection(), CampaignsProjection()])
+    try:
+        await seed_clients(core, 5, 1)
+        last = await core.store.last_position()
+        waits = [
+            asyncio.create_task(watch.wait(p, 30, names))
+            for p in range(1, last + 1)
+            for names in (["clients"], ["clients", "campaigns"], None)
+        ]
+        await asyncio.sleep(0.1)
+        assert not any(w.done() for w in waits), "answered before the projections moved"
+        runner = asyncio.create_task(projector.run())
+        try:
+            await asyncio.gather(*waits)
+            with pytest.raises(DependencyUnavailable, match=r"within 0\.2 s"):
+                await watch.wait(last + 1, 0.2)
+            await watch.wait(last + 1, 5, [])  # no read model shows it: nothing to wait for
+        finally:
+            await cancel_and_wait(runner)
+        # A rewound checkpoint (a rebuild) is seen by the next waiter, never answered from before.
+        await projector.reset(ClientsProjection())
+        with pytest.raises(DependencyUnavailable):
+            await watch.wait(last, 0.3, ["clients"])
+    finally:
+        await waker.stop()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post, route
 from litestar.openapi.datastructures import ResponseSpec
 
-from adpipe.domain.job import CreateJob, Status
+from adpipe.domain.job import CreateJob, JobState, Status
 from adpipe.errors import Conflict
+from adpipe.events.asset import AssetRegistered
 from adpipe.events.catalogue import NewEvent, stream_id
-from adpipe.events.job import Voiceover
+from adpipe.events.job import JobCreated, Voiceover
 from adpipe.jobs import execute, job_stream
 from adpipe.observability import correlation
 from adpipe.pricing import CostEstimate, estimate_job, scene_count_range
@@ -35,10 +37,13 @@ from .views import API, JobPage, JobView, PlannerView, job_state
 from .voice import narration_handlers
 
 if TYPE_CHECKING:
-    from adpipe.events.asset import AssetRegistered
-    from adpipe.events.catalogue import Metadata
+    from adpipe.events.catalogue import Envelope, Metadata
     from adpipe.events.job import Creative
     from adpipe.storage.eventstore import EventStore, NoneSince
+
+
+# What a create writes: its read-your-writes waits for the read models these change, not all.
+CREATED_TYPES = (AssetRegistered.type_name(), JobCreated.type_name())
 
 
 def wants_async(prefer: str | None) -> bool:
@@ -89,15 +94,15 @@ async def _create(
     ids: IdSource,
     respond_async: bool,
 ) -> Reply:
-    # Held from counting the user's unfinished jobs until this one is readable, so a burst of
-    # concurrent creates cannot all pass the limit together.
-    async with api.limits.job_slot(user):
+    job_id = ids.new("job")
+    correlation.bind(job=job_id)  # the rest of this request's log lines are about the new job
+    # Reserved from counting the user's unfinished jobs until this one is readable, so a burst
+    # of concurrent creates cannot all pass the limit together.
+    async with api.limits.job_slot(user, job_id):
         pool, store = api.core.pool, api.core.store
         guards = await check_owner_refs(
             pool, user, data.context.client_id, data.context.campaign_id, prefix="context"
         )
-        job_id = ids.new("job")
-        correlation.bind(job=job_id)  # the rest of this request's log lines are about the new job
         creative, registered, full_urls = await resolve_creative(
             pool, user, data, ids, job_id, api.settings
         )
@@ -109,18 +114,21 @@ async def _create(
         # before anything is appended, so the downloader finds them when it sees the job.
         # (Not again on a retry that finds the job made: its downloads may be done, and a row
         # written now would never be deleted.)
-        if not await store.read_stream(job_stream(job_id)):
+        # (Fresh ids cannot name a job already made: only a keyed retry needs to look.)
+        if not ids.derived:
+            await url_secrets.remember(pool, "asset", full_urls, new_owners=True)
+        elif not await store.read_stream(job_stream(job_id)):
             await url_secrets.remember(pool, "asset", full_urls)
         try:
             position = await _append_job(
                 store, user, data, job_id, creative, registered, ids, metadata, guards
             )
         except Exception:
-            if not await store.read_stream(job_stream(job_id)):
+            if not ids.derived or not await store.read_stream(job_stream(job_id)):
                 # No job, so nothing will fetch these assets: their credentials go now.
                 await url_secrets.forget(pool, "asset", list(full_urls))
             raise
-        await api.settle(position)
+        await api.settle(position, CREATED_TYPES)
     if not respond_async:
         await wait_for_job(
             api,
@@ -150,16 +158,41 @@ async def _append_job(
     metadata: Metadata,
     guards: list[NoneSince],
 ) -> int:
-    """Appends the URL assets, then the job; answers the job's position."""
+    """Appends the URL assets, then the job — in one batch, the job written only if the
+    assets are; answers the job's position."""
     # Assets first: when the job's creation is seen, every asset it awaits already exists.
-    for event in registered:
-        await store.append(
+    assets = [
+        store.append_soon(
             stream_id("asset", event.asset_id),
             [NewEvent(event=event, id=ids.new(f"event:asset:{event.asset_id}"))],
             NO_STREAM,
             metadata,
         )
-    existing = await store.read_stream(job_stream(job_id))
+        for event in registered
+    ]
+    try:
+        return await _append_created(
+            store, user, data, job_id, creative, ids, metadata, guards, assets
+        )
+    finally:
+        # Each asset's own answer: the first error, if any, over the job's refusal it caused.
+        for envelopes in await asyncio.gather(*assets, return_exceptions=True):
+            if isinstance(envelopes, BaseException):
+                raise envelopes
+
+
+async def _append_created(
+    store: EventStore,
+    user: str,
+    data: JobBody,
+    job_id: str,
+    creative: Creative,
+    ids: IdSource,
+    metadata: Metadata,
+    guards: list[NoneSince],
+    assets: list[asyncio.Future[list[Envelope]]],
+) -> int:
+    existing = await store.read_stream(job_stream(job_id)) if ids.derived else []
     if existing:  # a retry whose first attempt created the job but lost its answer
         return existing[0].position
     command = CreateJob(
@@ -176,6 +209,8 @@ async def _append_job(
         metadata,
         event_ids=[ids.new("event:job.created")],
         guards=guards,
+        known=None if ids.derived else JobState(),  # a fresh id names no job yet
+        follows=assets,
     )
     return recorded[-1].position
 

@@ -3,9 +3,9 @@
 Past a limit the answer is 429 problem+json with `Retry-After`, and only that user is held back.
 Each limit is a setting (see `Settings`). The request rate is a token bucket kept in this API
 process (N processes allow N times the rate: a cheap first line, not an exact quota); the
-counted limits read the read models, and the unfinished-jobs check holds a per-user lock in
-this process from the count to the job's creation being readable, so one user's burst of
-concurrent creates cannot slip past it together.
+counted limits read the read models; the unfinished-jobs check also counts this process's
+creates still on their way (reserved from the count until the job is readable), so one user's
+burst of concurrent creates cannot slip past it together.
 """
 
 from __future__ import annotations
@@ -39,12 +39,24 @@ class _Bucket:
         self.stamp = stamp
 
 
+class _JobSlots:
+    """One user's creates in flight in this process, and the read model's count beside them."""
+
+    __slots__ = ("counted", "creating", "lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0  # requests waiting for or holding a slot: forgotten when none are
+        self.creating: list[str] = []  # job ids reserved, not yet readable (a list: retries)
+        self.counted: int | None = None  # the read model's unfinished jobs not in `creating`
+
+
 class UserLimits:
     def __init__(self, settings: Settings, pool: AsyncConnectionPool[Any]) -> None:
         self.settings = settings
         self.pool = pool
         self._buckets: dict[str, _Bucket] = {}
-        self._job_locks: dict[str, asyncio.Lock] = {}
+        self._job_slots: dict[str, _JobSlots] = {}
         self._last_sweep = time.monotonic()
 
     # ---- requests per second ---------------------------------------------------------------
@@ -79,25 +91,47 @@ class UserLimits:
     # ---- unfinished jobs -------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def job_slot(self, user: str) -> AsyncIterator[None]:
-        """Held from the count to the new job being readable (the caller settles inside)."""
+    async def job_slot(self, user: str, job_id: str) -> AsyncIterator[None]:
+        """Reserves a place for `job_id` among the user's unfinished jobs, held until the caller
+        has made it readable (it settles inside) or given up.
+
+        Only the count and the reservation are serialised per user: the reservations of this
+        process's creates still on their way are counted beside the read model's unfinished jobs
+        (less those same ids, which may already show there), so a burst cannot slip past the
+        cap together, yet its creates run at once instead of each waiting for the one before it
+        to be readable. One count serves every reservation until one ends — until then no job
+        that count missed can have left the reservations for the read model."""
         cap = self.settings.max_active_jobs_per_user
-        lock = self._job_locks.setdefault(user, asyncio.Lock())
-        async with lock:
-            active = await self._scalar(
-                "SELECT count(*) FROM jobs WHERE user_id = %s AND NOT status = ANY(%s)",
-                [user, _TERMINAL],
-            )
-            if active >= cap:
-                raise TooManyRequests(
-                    f"this user already has {active} unfinished jobs (the limit is {cap}):"
-                    " approve, cancel or wait for some to finish first",
-                    retry_after=JOBS_RETRY_AFTER_SECONDS,
-                    limit="max_active_jobs_per_user",
-                )
-            yield
-        if not lock.locked() and self._job_locks.get(user) is lock:
-            del self._job_locks[user]
+        slots = self._job_slots.setdefault(user, _JobSlots())
+        slots.users += 1
+        try:
+            async with slots.lock:
+                if slots.counted is None:
+                    slots.counted = await self._scalar(
+                        "SELECT count(*) FROM jobs WHERE user_id = %s AND NOT status = ANY(%s)"
+                        " AND NOT id = ANY(%s)",
+                        [user, _TERMINAL, list(slots.creating)],
+                    )
+                active = slots.counted + len(slots.creating)
+                if active >= cap:
+                    raise TooManyRequests(
+                        f"this user already has {active} unfinished jobs (the limit is {cap}):"
+                        " approve, cancel or wait for some to finish first",
+                        retry_after=JOBS_RETRY_AFTER_SECONDS,
+                        limit="max_active_jobs_per_user",
+                    )
+                slots.creating.append(job_id)
+            try:
+                yield
+            finally:
+                slots.creating.remove(job_id)
+                slots.counted = None  # its job is in the read model now, or was never made
+        finally:
+            slots.users -= 1
+            if not slots.creating:  # nothing in flight keeps a count current
+                slots.counted = None
+            if not slots.users:
+                del self._job_slots[user]
 
     # ---- upload bytes per day --------------------------------------------------------------
 

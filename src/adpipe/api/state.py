@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from adpipe import resources
 from adpipe.domain.resource import Aggregate, ResourceState
 from adpipe.events.catalogue import Metadata
 from adpipe.media import MediaInspector
-from adpipe.projections import PROJECTION_NAMES
-from adpipe.projector import wait_for_projections
+from adpipe.projections import PROJECTION_NAMES, projections_showing
+from adpipe.projector import ProjectionsWatch
 
 from .limits import UserLimits
 from .livehub import LiveHub
@@ -42,6 +42,8 @@ class ApiState:
         self.core = core
         # LISTENs on the projector's channel: waiting for a read model wakes the moment it moves.
         self.projections = projections
+        # Every request waiting for its write to be readable shares one reader of the checkpoints.
+        self.read_models = ProjectionsWatch(core.pool, PROJECTION_NAMES, projections)
         self.nats_ready = nats_ready
         # One reader of the log for every live SSE stream of this process.
         self.live = LiveHub(core)
@@ -53,15 +55,11 @@ class ApiState:
     def settings(self) -> Settings:
         return self.core.settings
 
-    async def settle(self, position: int) -> None:
-        """Waits (bounded) until every read model has applied the log up to `position`."""
-        await wait_for_projections(
-            self.core.pool,
-            PROJECTION_NAMES,
-            position,
-            waker=self.projections,
-            within=self.settings.projection_wait_seconds,
-        )
+    async def settle(self, position: int, types: Iterable[str] | None = None) -> None:
+        """Waits (bounded) until the read models have applied the log up to `position`: those
+        that events of `types` change when the caller names what it wrote, else every one."""
+        names = None if types is None else projections_showing(types)
+        await self.read_models.wait(position, self.settings.projection_wait_seconds, names)
 
     async def create(
         self,
@@ -77,7 +75,7 @@ class ApiState:
         recorded = await resources.create(
             self.core.store, aggregate, entity_id, command, metadata, new_id=ids.new, guards=guards
         )
-        await self.settle(recorded[-1].position)
+        await self.settle(recorded[-1].position, [e.type for e in recorded])
         return recorded
 
     async def execute(
@@ -104,7 +102,7 @@ class ApiState:
             retries=self.settings.append_retries,
         )
         if recorded:
-            await self.settle(recorded[-1].position)
+            await self.settle(recorded[-1].position, [e.type for e in recorded])
 
 
 class IdSource:
@@ -116,6 +114,12 @@ class IdSource:
 
     def __init__(self, user: str, key: str | None = None) -> None:
         self._seed = f"{user}\n{key}" if key else None
+
+    @property
+    def derived(self) -> bool:
+        """Whether the ids repeat a previous attempt's (an Idempotency-Key): only then can what
+        they name exist already."""
+        return self._seed is not None
 
     def new(self, purpose: str) -> str:
         if self._seed is None:

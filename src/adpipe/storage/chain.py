@@ -20,6 +20,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 from datetime import UTC, datetime
@@ -64,6 +65,29 @@ def _body(*, data_canonical: str, metadata_canonical: str, **event: Unpack[Event
         f'"stream":{_canonical(event["stream"])},"type":{_canonical(event["event_type"])},'
         f'"version":{_canonical(event["version"])}}}'
     )
+
+
+def stored_as_written(value: Any) -> bool:
+    """Whether jsonb stores `value` so that `canonical_stored` of its text is exactly
+    `canonical_json(value)`, so the stored form need not be asked of Postgres.
+
+    jsonb keeps strings, integers and booleans as they are and prints a number from its digits;
+    JSON re-read from those digits differs only for floats whose repr has an exponent (1e16
+    comes back as the integer 10000000000000000) and for -0.0 (numeric has no negative zero),
+    so those — and NUL, which jsonb refuses — go the long way."""
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, float):
+        return (
+            math.isfinite(value)
+            and "e" not in repr(value)
+            and not (value == 0 and math.copysign(1.0, value) < 0)
+        )
+    if isinstance(value, dict):
+        return all(stored_as_written(k) and stored_as_written(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(stored_as_written(v) for v in value)
+    return value is None or isinstance(value, bool | int)
 
 
 def canonical_stored(text: str) -> str:

@@ -9,6 +9,7 @@ locked transaction (`groupcommit.py`, where the ordering is decided and why).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -22,6 +23,7 @@ from .groupcommit import (
     ANY,
     COLUMNS,
     NOTIFY_CHANNEL,
+    Command,
     ExpectedVersion,
     GroupCommit,
     GuardFailed,
@@ -78,6 +80,7 @@ class EventStore:
         metadata: Metadata | None = None,
         *,
         guards: Sequence[NoneSince] = (),
+        follows: Sequence[asyncio.Future[list[Envelope]]] = (),
     ) -> list[Envelope]:
         """Appends atomically; raises StreamVersionConflict when the stream moved on, and
         GuardFailed when one of `guards` (checks on other streams or the log) does not hold.
@@ -86,14 +89,45 @@ class EventStore:
         envelopes and writes nothing, so a client retry after a lost reply is harmless.
         Transient errors (a lock timeout, a lost connection) are retried; when retries are
         spent, an unreachable database raises DependencyUnavailable.
+
+        `follows` are appends queued by `append_soon`: this one is written only if they were
+        (or were already recorded), and after them; else it is refused (Conflict).
         """
+        cmd = self._command(stream, events, expected_version, metadata, guards, follows)
+        return [] if cmd is None else await self._appender.submit(cmd)
+
+    def append_soon(
+        self,
+        stream: str,
+        events: Sequence[Event | NewEvent],
+        expected_version: ExpectedVersion,
+        metadata: Metadata | None = None,
+    ) -> asyncio.Future[list[Envelope]]:
+        """`append`, queued now and answered by the future: an append that must come after it
+        in the log, and only if it is written, names it in `follows` and shares its batch
+        (one transaction and one commit for both, where awaiting each would take two)."""
+        cmd = self._command(stream, events, expected_version, metadata, (), ())
+        if cmd is None:
+            done: asyncio.Future[list[Envelope]] = asyncio.get_running_loop().create_future()
+            done.set_result([])
+            return done
+        return self._appender.enqueue(cmd)
+
+    def _command(
+        self,
+        stream: str,
+        events: Sequence[Event | NewEvent],
+        expected_version: ExpectedVersion,
+        metadata: Metadata | None,
+        guards: Sequence[NoneSince],
+        follows: Sequence[asyncio.Future[list[Envelope]]],
+    ) -> Command | None:
         batch = [e if isinstance(e, NewEvent) else NewEvent(event=e) for e in events]
         if not batch:
-            return []
+            return None
         # The appending span's context rides along, so whoever consumes the event continues it.
         meta = tracing.stamp(metadata or Metadata())
-        cmd = command(stream, batch, expected_version, meta, guards)
-        return await self._appender.submit(cmd)
+        return command(stream, batch, expected_version, meta, guards, follows)
 
     async def read_stream(self, stream: str, after_version: int = 0) -> list[Envelope]:
         async with self.pool.connection() as conn:

@@ -25,7 +25,7 @@ from adpipe.errors import Conflict, DependencyUnavailable, StreamVersionConflict
 from adpipe.events.catalogue import Envelope, Metadata, NewEvent, decode_event
 from adpipe.observability.metrics import EVENTS_APPENDED
 
-from .chain import canonical_json, canonical_stored, link_canonical
+from .chain import canonical_json, canonical_stored, link_canonical, stored_as_written
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -96,6 +96,11 @@ class Command:
     expected: ExpectedVersion
     guards: Sequence[NoneSince]
     meta_json: str
+    # The metadata's canonical text is already its stored form (see `stored_as_written`).
+    meta_plain: bool = False
+    # Appends queued before this one that must have been written (or found already recorded)
+    # for this one to be: it follows them in the log, in their batch or a later one.
+    follows: Sequence[asyncio.Future[list[Envelope]]] = ()
     ids: list[uuid.UUID] = field(init=False)
     id_texts: list[str] = field(init=False)  # normalised, as Postgres prints them
     datas: list[str] = field(init=False)
@@ -107,9 +112,13 @@ class Command:
     def __post_init__(self) -> None:
         self.ids = [uuid.UUID(e.id) for e in self.batch]
         self.id_texts = [str(i) for i in self.ids]
-        self.datas = [canonical_json(msgspec.to_builtins(new.event)) for new in self.batch]
+        values = [msgspec.to_builtins(new.event) for new in self.batch]
+        self.datas = [canonical_json(value) for value in values]
         self.types = [type(new.event).type_name() for new in self.batch]
         self.future = asyncio.get_running_loop().create_future()
+        if self.meta_plain and all(stored_as_written(value) for value in values):
+            # What the chain hashes is known without asking Postgres how jsonb stores it.
+            self.canon = (self.meta_json, self.datas)
 
 
 def command(
@@ -118,9 +127,18 @@ def command(
     expected: ExpectedVersion,
     metadata: Metadata,
     guards: Sequence[NoneSince],
+    follows: Sequence[asyncio.Future[list[Envelope]]] = (),
 ) -> Command:
-    meta_json = canonical_json(msgspec.to_builtins(metadata))
-    return Command(stream, list(events), expected, guards, meta_json)
+    meta = msgspec.to_builtins(metadata)
+    return Command(
+        stream,
+        list(events),
+        expected,
+        guards,
+        canonical_json(meta),
+        stored_as_written(meta),
+        follows,
+    )
 
 
 class GroupCommit:
@@ -152,12 +170,19 @@ class GroupCommit:
         self._queue: list[Command] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def submit(self, cmd: Command) -> list[Envelope]:
+    def enqueue(self, cmd: Command) -> asyncio.Future[list[Envelope]]:
+        """Queues `cmd` without waiting: what it answers is its future. Queued appends are
+        written in the order they were queued."""
         busy = self._writing()
         self._queue.append(cmd)  # first come, first written
         if not busy:
             self._writer = asyncio.create_task(self._drain(), name="eventstore-group-commit")
-        else:
+        return cmd.future
+
+    async def submit(self, cmd: Command) -> list[Envelope]:
+        busy = self._writing()
+        self.enqueue(cmd)
+        if busy and cmd.canon is None:
             # While the batch in flight holds the lock, work out what the chain will hash, so
             # the batch this command joins spends its time under the lock on the lock's work.
             await self._prepare(cmd)
@@ -251,20 +276,37 @@ class GroupCommit:
             # commit, so insert order is commit order and the log has no holes to skip. It also
             # gives every event one predecessor in the whole log, which the chain links to, and
             # keeps what the guards read unchanged until we commit. Bounded by lock_timeout; a
-            # timeout is transient and retried.
-            # Why group commit rather than letting appends commit concurrently (readers reading
-            # only below the oldest running transaction, `pg_snapshot_xmin`): each link needs
-            # the log's previous link when it is computed, so appends stay serialised whatever
-            # the readers do. What serialising costs is paid per transaction (the lock, the
-            # round trips, the commit's WAL flush), so this process's concurrent appends share
-            # one transaction. Other processes' appends still queue on the lock.
+            # timeout is transient and retried. (tests/core/test_late_commits.py holds a batch
+            # open here while others try to commit, and shows a reader skipping it without.)
+            #
+            # Why not commit concurrently and read only below the snapshot's xmin (every
+            # transaction older than `pg_snapshot_xmin(pg_current_snapshot())` has ended, so a
+            # log ordered by (xid, position) below it is final)? Readers would be safe, but:
+            # each link needs the log's previous link when it is computed, which only a writer
+            # holding the log's head knows; the guards (a client deleted while a campaign is
+            # created under it) would need SERIALIZABLE and its retries instead of a read under
+            # the lock; and every reader — the API's read-your-writes wait included — would
+            # stall behind the oldest transaction with an xid anywhere in the database (a long
+            # blob upload), not behind appends. Linking after commit (a single linker, say the
+            # relay, reading by xid) would make the chain a second write per event and leave the
+            # newest events unprotected until linked.
+            #
+            # So appends stay serialised, and the serialised step is made short instead: a
+            # process's concurrent appends share one transaction (what serialising costs is paid
+            # per transaction: the lock, the round trip, the commit's WAL flush — one fsync per
+            # batch, with synchronous_commit left on, so an acknowledged event is durable);
+            # everything that does not need the log's head (canonical forms, the insert's
+            # parameters) is done before the lock, and what does is one pipelined round trip.
+            # Other processes' batches queue on the lock for about that long each.
             await conn.execute(LOCK_EVENTS)
             unprepared = [c for c in batch if c.canon is None]
-            stored_cur = await conn.execute(
-                "SELECT d::jsonb::text FROM unnest(%b::text[]) WITH ORDINALITY AS u(d, n)"
-                " ORDER BY n",
-                [[t for c in unprepared for t in (c.meta_json, *c.datas)]],
-            )
+            stored_cur = None
+            if unprepared:
+                stored_cur = await conn.execute(
+                    "SELECT d::jsonb::text FROM unnest(%b::text[]) WITH ORDINALITY AS u(d, n)"
+                    " ORDER BY n",
+                    [[t for c in unprepared for t in (c.meta_json, *c.datas)]],
+                )
             dup_cur = await conn.execute(
                 f"SELECT {COLUMNS} FROM events WHERE id = ANY(%s) ORDER BY position",
                 [[i for cmd in batch for i in cmd.ids]],
@@ -289,7 +331,9 @@ class GroupCommit:
                         [canonical_json(batch[j].guards[g].matching) for j, g, _, _ in pairs],
                     ],
                 )
-            stored = iter([str(row[0]) for row in await stored_cur.fetchall()])
+            stored = iter(
+                [] if stored_cur is None else [str(r[0]) for r in await stored_cur.fetchall()]
+            )
             for c in unprepared:
                 meta = canonical_stored(next(stored))
                 c.canon = (meta, [canonical_stored(next(stored)) for _ in c.datas])
@@ -430,7 +474,7 @@ def _decide(
     for j, cmd in enumerate(batch):
         assert cmd.canon is not None
         meta_canonical, data_canonical = cmd.canon
-        refusal = _refusal(cmd, j, batch, log, existing, claimed, accepted, heads)
+        refusal = _refusal(cmd, j, batch, log, existing, claimed, accepted, heads, outcomes)
         if refusal is not None:
             outcomes.append(refusal)
             continue
@@ -468,9 +512,14 @@ def _refusal(
     claimed: dict[uuid.UUID, int],
     accepted: dict[int, _Accepted],
     heads: dict[str, tuple[int, str]],
+    outcomes: list[_Outcome],
 ) -> _Outcome | None:
     """Why command `j` is not written — a repeat of recorded events (their envelopes), a
-    conflict — or None when it is."""
+    conflict, an append it follows not written — or None when it is."""
+    for earlier in cmd.follows:
+        failed = _failure(earlier, batch, outcomes)
+        if failed is not None:
+            return Conflict(f"not written, since an append it follows was not: {failed}")
     recorded = [existing[i] for i in cmd.ids if i in existing]
     if recorded:
         if len(recorded) == len(cmd.ids) and all(r[2] == cmd.stream for r in recorded):
@@ -490,6 +539,19 @@ def _refusal(
         if not log.held[j][g] or any(_trips(log, batch, j, g, i) for i in accepted):
             return GuardFailed(guard.reason)
     return None
+
+
+def _failure(
+    earlier: asyncio.Future[list[Envelope]], batch: list[Command], outcomes: list[_Outcome]
+) -> BaseException | str | None:
+    """What became of an append queued before: None if it was written or already recorded.
+    Not yet answered, it is earlier in this batch (the queue is written in order)."""
+    if earlier.done():
+        return "cancelled" if earlier.cancelled() else earlier.exception()
+    for cmd, outcome in zip(batch, outcomes, strict=False):
+        if cmd.future is earlier:
+            return outcome if isinstance(outcome, BaseException) else None
+    return "not queued before it"
 
 
 def _insert_params(accepted: list[_Accepted]) -> list[Any]:

@@ -19,9 +19,18 @@ if TYPE_CHECKING:
 Kind = Literal["asset", "webhook"]
 
 
-async def remember(pool: AsyncConnectionPool[Any], kind: Kind, urls: Mapping[str, str]) -> None:
+async def remember(
+    pool: AsyncConnectionPool[Any],
+    kind: Kind,
+    urls: Mapping[str, str],
+    *,
+    new_owners: bool = False,
+) -> None:
     """Keeps each full URL (by owner id) that has credentials; forgets an older one for a URL
-    that has none (a webhook whose new URL carries no token)."""
+    that has none (a webhook whose new URL carries no token). With `new_owners` (ids just made
+    up) there is no older one, so plain URLs cost no round trip."""
+    if new_owners:
+        urls = {owner_id: url for owner_id, url in urls.items() if has_credentials(url)}
     if not urls:
         return
     async with pool.connection() as conn, conn.transaction():
