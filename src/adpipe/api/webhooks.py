@@ -12,8 +12,8 @@ import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
 from msgspec import Meta
 
+from adpipe.domain.webhook import MAX_DESCRIPTION_LENGTH
 from adpipe.webhooks.manage import (
-    MAX_DESCRIPTION_LENGTH,
     SecretRotated,
     SubscribeRequest,
     TestSent,
