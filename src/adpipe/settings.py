@@ -104,6 +104,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Webhook subscriptions: every one costs a delivery per event.
     max_webhooks_per_user: int = 20
 
+    # The API trusts a key it found live this many seconds without asking Postgres again (a
+    # query per request was most of a read's cost). Revoking a key in the same process takes
+    # effect at once; a revocation from elsewhere (another API process, `adpipe keys revoke`)
+    # within this bound. 0 checks every request against Postgres.
+    api_key_cache_seconds: float = 1.0
+
     # A comment line this often keeps proxies from closing an idle SSE stream; a revoked key's
     # streams close within one.
     sse_heartbeat_seconds: float = 15.0
