@@ -94,8 +94,9 @@ class AssetsProjection(Projection):
             case AssetDeleted():
                 await conn.execute("DELETE FROM assets WHERE id = %s", [envelope.entity_id])
                 return
-        # The row as it now is (when the statement changed it): its view follows.
-        if cur.description is not None and (row := await cur.fetchone()) is not None:
+        # The row as it now is (when the statement changed it): its view follows. (Fetched, not
+        # tested by `cur.description`: in a rebuild's pipeline that is unknown until a sync.)
+        if (row := await cur.fetchone()) is not None:
             await conn.execute(
                 "UPDATE assets SET view = %s::jsonb WHERE id = %s",
                 [encoded(asset_view(row)), row["id"]],

@@ -44,6 +44,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Pool sized for one process on a 2-core box; appends serialise on a table lock anyway.
     pool_min_size: int = 1
     pool_max_size: int = 10
+    # The API's own connections for its single-query reads (autocommit, no BEGIN/COMMIT round
+    # trips): each read holds one for a fraction of a millisecond, so a few keep two cores busy.
+    read_pool_size: int = 4
     # How long a request waits for a pooled connection before answering 503 (Postgres down).
     pool_timeout_seconds: float = 5.0
     # An append waits this long for the events table lock before failing as transient.

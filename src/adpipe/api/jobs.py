@@ -236,7 +236,7 @@ async def list_jobs(
     page_size: PageSize = 20,
 ) -> Response[JobPage]:
     documents, total = await reads.job_documents(
-        api.core.pool,
+        api.reads,
         user,
         api.settings.prices.currency,
         status=status,

@@ -38,7 +38,7 @@ class SceneEdit(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 async def _scene(api: ApiState, user: str, job_id: str, number: int) -> Response[SceneView]:
-    found, scene = await reads.scene(api.core.pool, user, job_id, number)
+    found, scene = await reads.scene(api.reads, user, job_id, number)
     if not found:
         raise NotFound(f"job {job_id} does not exist")
     if scene is None:
@@ -48,7 +48,7 @@ async def _scene(api: ApiState, user: str, job_id: str, number: int) -> Response
 
 @get("/{job_id:str}/scenes", summary="The job's scenes, in order", responses=problem_specs(404))
 async def list_scenes(api: ApiState, user: str, job_id: str) -> Response[list[SceneView]]:
-    scenes = await reads.scenes(api.core.pool, user, job_id)
+    scenes = await reads.scenes(api.reads, user, job_id)
     if scenes is None:
         raise NotFound(f"job {job_id} does not exist")
     return json_response(scenes.encode())

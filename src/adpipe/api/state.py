@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from psycopg_pool import AsyncConnectionPool
+
 from adpipe.errors import NotFound
 from adpipe.events.catalogue import Envelope, Metadata, NewEvent, stream_id
 from adpipe.media import MediaInspector
@@ -45,6 +47,19 @@ class ApiState:
         self.limits = UserLimits(core.settings, core.pool)
         # Uploads are decoded only in its bounded children, a few at a time for the process.
         self.media = MediaInspector.from_settings(core.settings)
+        # The single-query reads (documents, scenes, a client...) run on connections of their
+        # own in autocommit: on core.pool each would be wrapped in BEGIN ... COMMIT, two more
+        # round trips to Postgres for nothing. Opened and closed with the app (open_reads).
+        settings = core.settings
+        self.reads: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            settings.database_url,
+            min_size=1,
+            max_size=settings.read_pool_size,
+            open=False,
+            timeout=settings.pool_timeout_seconds,
+            kwargs={"autocommit": True},
+            name="api-reads",
+        )
 
     @property
     def settings(self) -> Settings:
