@@ -215,24 +215,12 @@ async def jobs(
 # The job document as served: the stored view (see projections/jobs.py), the API's currency,
 # and the stored views of the assets its creative uses, in the creative's order (those deleted
 # since are left out). Postgres assembles it; the API passes the text on without decoding it.
-_DOCUMENT = (
+DOCUMENT = (
     "jsonb_set(j.view, '{cost,currency}', to_jsonb(%s::text))"
     " || jsonb_build_object('assets', coalesce((SELECT jsonb_agg(a.view ORDER BY c.n)"
     " FROM jsonb_array_elements(j.view #> '{creative,assets}') WITH ORDINALITY AS c(ref, n)"
     " JOIN assets a ON a.id = c.ref ->> 'id' AND a.user_id = j.user_id), '[]'::jsonb))"
 )
-
-
-async def job_document(
-    pool: AsyncConnectionPool[Any], user: str, job_id: str, currency: str
-) -> Row | None:
-    """{document (JSON text), status, pending} of the user's job, in one query."""
-    return await _one(
-        pool,
-        f"SELECT ({_DOCUMENT})::text AS document, j.status, j.pending FROM jobs j"
-        " WHERE j.id = %s AND j.user_id = %s",
-        [currency, job_id, user],
-    )
 
 
 async def job_documents(
@@ -255,7 +243,7 @@ async def job_documents(
         params,
         page,
         page_size,
-        columns=f"({_DOCUMENT})::text AS document",
+        columns=f"({DOCUMENT})::text AS document",
         column_params=[currency],
     )
     return [r["document"] for r in rows], total
