@@ -121,7 +121,7 @@ def create_app(
         watching.close()
         await api.live.stop()
         await api.projections.stop()
-        await api.documents.close()
+        await api.lookups.close()
         await api.reads.close()
 
     return Litestar(

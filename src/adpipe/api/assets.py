@@ -79,7 +79,7 @@ class UploadFields(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 async def _view(api: ApiState, user: str, asset_id: str) -> AssetView:
-    row = await reads.asset(api.reads, user, asset_id)
+    row = await api.lookups.assets.get(user, asset_id)
     if row is None:
         raise NotFound(f"asset {asset_id} does not exist")
     return asset_view(row)

@@ -55,7 +55,7 @@ class CampaignBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 async def _view(api: ApiState, user: str, campaign_id: str) -> CampaignView:
-    row = await reads.campaign(api.reads, user, campaign_id)
+    row = await api.lookups.campaigns.get(user, campaign_id)
     if row is None:
         raise NotFound(f"campaign {campaign_id} does not exist")
     return campaign_view(row)

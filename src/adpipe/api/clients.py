@@ -40,7 +40,7 @@ class ClientBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 async def _view(api: ApiState, user: str, client_id: str) -> ClientView:
-    row = await reads.client(api.reads, user, client_id)
+    row = await api.lookups.clients.get(user, client_id)
     if row is None:
         raise NotFound(f"client {client_id} does not exist")
     return client_view(row)

@@ -1,4 +1,5 @@
-"""Job documents for concurrent requests, read together: one query for every request waiting.
+"""Single-resource reads for concurrent requests, read together: one query for every request
+waiting (GET /jobs/{id}, its scenes, a client, a campaign, an asset).
 
 Each read is one short query, and at 16 concurrent clients the API spent more CPU in the
 Postgres client (pool checkout, sending, waiting, decoding) than in anything else. Requests that
@@ -24,33 +25,44 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
 Row = dict[str, Any]
-Waiter = tuple[str, str, "asyncio.Future[Row | None]"]  # (job id, user, its answer)
-# One query reads at most this many documents; more waiting requests go in the next.
+Waiter = tuple[str, str, "asyncio.Future[Row | None]"]  # (id, user, its answer)
+# One query reads at most this many rows; more waiting requests go in the next.
 MAX_GROUP = 64
-
-_QUERY = (
-    f"SELECT q.n, ({DOCUMENT})::text AS document, j.status, j.pending"
-    " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS q(id, user_id, n)"
-    " JOIN jobs j ON j.id = q.id AND j.user_id = q.user_id"
-)
+# The (id, user) pairs asked for, numbered: every query joins them to its table.
+_ASKED = "unnest(%s::text[], %s::text[]) WITH ORDINALITY AS q(id, user_id, n)"
 
 
-class JobDocuments:
-    """{document, status, pending} of a user's job (None: no such job of theirs), read in groups."""
+def _owned(table: str, columns: str) -> str:
+    return (
+        f"SELECT q.n, {columns} FROM {_ASKED}"
+        f" JOIN {table} t ON t.id = q.id AND t.user_id = q.user_id"
+    )
 
-    def __init__(self, pool: AsyncConnectionPool[Any], currency: str) -> None:
+
+class GroupedRead:
+    """A row of `table` by (user, id) (None: no such row of theirs), read in groups. `columns`
+    may hold parameters, given in `params` (they come before the pairs)."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        table: str,
+        columns: str,
+        params: list[Any] | None = None,
+    ) -> None:
         self.pool = pool
-        self.currency = currency
+        self.query = _owned(table, columns)
+        self.params = params or []
         self._waiting: list[Waiter] = []
         self._reader: asyncio.Task[None] | None = None
         self.queries = 0  # how many queries served how many reads: the tests look
 
-    async def get(self, user: str, job_id: str) -> Row | None:
+    async def get(self, user: str, row_id: str) -> Row | None:
         future: asyncio.Future[Row | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((job_id, user, future))
+        self._waiting.append((row_id, user, future))
         if self._reader is None:
             # A task of its own: a request cancelled mid-query must not strand the others.
-            self._reader = asyncio.create_task(self._read_all(), name="job-documents")
+            self._reader = asyncio.create_task(self._read_all(), name="grouped-read")
         return await future
 
     async def _read_all(self) -> None:
@@ -81,7 +93,9 @@ class JobDocuments:
         self.queries += 1
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(_QUERY, [self.currency, [g[0] for g in group], [g[1] for g in group]])
+            await cur.execute(
+                self.query, [*self.params, [g[0] for g in group], [g[1] for g in group]]
+            )
             return {int(r["n"]): r for r in await cur.fetchall()}
 
     async def close(self) -> None:
@@ -93,3 +107,21 @@ class JobDocuments:
         for _, _, future in self._waiting:
             future.cancel()
         self._waiting = []
+
+
+class Lookups:
+    """The API's grouped single-resource reads, on its read pool."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], currency: str) -> None:
+        # The job document as served, with what handlers decide on (see reads.DOCUMENT).
+        self.jobs = GroupedRead(
+            pool, "jobs", f"({DOCUMENT})::text AS document, t.status, t.pending", [currency]
+        )
+        self.scenes = GroupedRead(pool, "jobs", "(t.view -> 'scenes')::text AS scenes")
+        self.clients = GroupedRead(pool, "clients", "t.*")
+        self.campaigns = GroupedRead(pool, "campaigns", "t.*")
+        self.assets = GroupedRead(pool, "assets", "t.*")
+
+    async def close(self) -> None:
+        for read in (self.jobs, self.scenes, self.clients, self.campaigns, self.assets):
+            await read.close()

@@ -59,7 +59,7 @@ class JobDocument:
 
 
 async def job_document(api: ApiState, user: str, job_id: str) -> JobDocument:
-    row = await api.documents.get(user, job_id)
+    row = await api.lookups.jobs.get(user, job_id)
     if row is None:
         raise NotFound(f"job {job_id} does not exist")
     if row["document"] is None:  # a row from before stored views, until the rebuild swaps in

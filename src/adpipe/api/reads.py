@@ -216,10 +216,10 @@ async def jobs(
 # and the stored views of the assets its creative uses, in the creative's order (those deleted
 # since are left out). Postgres assembles it; the API passes the text on without decoding it.
 DOCUMENT = (
-    "jsonb_set(j.view, '{cost,currency}', to_jsonb(%s::text))"
+    "jsonb_set(t.view, '{cost,currency}', to_jsonb(%s::text))"
     " || jsonb_build_object('assets', coalesce((SELECT jsonb_agg(a.view ORDER BY c.n)"
-    " FROM jsonb_array_elements(j.view #> '{creative,assets}') WITH ORDINALITY AS c(ref, n)"
-    " JOIN assets a ON a.id = c.ref ->> 'id' AND a.user_id = j.user_id), '[]'::jsonb))"
+    " FROM jsonb_array_elements(t.view #> '{creative,assets}') WITH ORDINALITY AS c(ref, n)"
+    " JOIN assets a ON a.id = c.ref ->> 'id' AND a.user_id = t.user_id), '[]'::jsonb))"
 )
 
 
@@ -238,8 +238,8 @@ async def job_documents(
     where, params = _owned_by(user, status=status, client_id=client_id, campaign_id=campaign_id)
     rows, total = await _page(
         pool,
-        "jobs j",
-        [f"j.{w}" for w in where],
+        "jobs t",
+        [f"t.{w}" for w in where],
         params,
         page,
         page_size,
@@ -247,16 +247,6 @@ async def job_documents(
         column_params=[currency],
     )
     return [r["document"] for r in rows], total
-
-
-async def scenes(pool: AsyncConnectionPool[Any], user: str, job_id: str) -> str | None:
-    """The scenes of the user's job as served (a JSON array), or None if there is no such job."""
-    row = await _one(
-        pool,
-        "SELECT (view -> 'scenes')::text AS scenes FROM jobs WHERE id = %s AND user_id = %s",
-        [job_id, user],
-    )
-    return row["scenes"] if row else None
 
 
 _MAX_SCENES = 10_000

@@ -48,10 +48,10 @@ async def _scene(api: ApiState, user: str, job_id: str, number: int) -> Response
 
 @get("/{job_id:str}/scenes", summary="The job's scenes, in order", responses=problem_specs(404))
 async def list_scenes(api: ApiState, user: str, job_id: str) -> Response[list[SceneView]]:
-    scenes = await reads.scenes(api.reads, user, job_id)
-    if scenes is None:
+    row = await api.lookups.scenes.get(user, job_id)
+    if row is None:
         raise NotFound(f"job {job_id} does not exist")
-    return json_response(scenes.encode())
+    return json_response(row["scenes"].encode())
 
 
 @get(

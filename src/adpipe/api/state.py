@@ -14,7 +14,7 @@ from adpipe.media import MediaInspector
 from adpipe.projections import PROJECTION_NAMES
 from adpipe.projector import wait_for_projections
 
-from .grouped_reads import JobDocuments
+from .grouped_reads import Lookups
 from .limits import UserLimits
 from .livehub import LiveHub
 
@@ -61,8 +61,8 @@ class ApiState:
             kwargs={"autocommit": True},
             name="api-reads",
         )
-        # GET /jobs/{id}: concurrent requests share one query (see grouped_reads).
-        self.documents = JobDocuments(self.reads, settings.prices.currency)
+        # Single-resource reads: concurrent requests share one query (see grouped_reads).
+        self.lookups = Lookups(self.reads, settings.prices.currency)
 
     @property
     def settings(self) -> Settings:
