@@ -276,41 +276,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"adpipe load benchmark ({os.cpu_count()} cores), `adpipe up` on {home}")
 
         # -- reads ----------------------------------------------------------------------------
-        async with session.post(
-            f"{base}/api/v3/jobs",
-            json=job_body(clients[0], image_url),
-            headers={"Authorization": f"Bearer {keys[0]}"},
-        ) as response:
-            assert response.status in (201, 202), await response.text()
-            read_job = (await response.json())["id"]
-        ours_url, hello_url = (
-            f"{base}/api/v3/jobs/{read_job}",
-            f"http://127.0.0.1:{hello_port}/hello",
-        )
-        seconds, clients_n = str(args.seconds), str(READ_CLIENTS)
-        run_child("--load", ours_url, keys[0], clients_n, "1")  # warm both up
-        run_child("--load", hello_url, "", clients_n, "1")
-        ours, base_line = [], []
-        for _ in range(args.rounds):
-            base_line.append(run_child("--load", hello_url, "", clients_n, seconds))
-            ours.append(run_child("--load", ours_url, keys[0], clients_n, seconds))
-        assert all(r["errors"] == 0 for r in ours + base_line), ours + base_line
-
-        def med(runs: list[dict[str, float]], field: str) -> float:
-            return statistics.median(r[field] for r in runs)
-
-        print(
-            f"\nreads, {READ_CLIENTS} concurrent clients, median of {args.rounds} alternating runs"
-        )
-        print(f"{'':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-        for label, runs in (("litestar hello-world", base_line), ("GET /api/v3/jobs/{id}", ours)):
-            print(
-                f"{label:<34}{med(runs, 'rps'):>10,.0f}{med(runs, 'p50_ms'):>10.1f}"
-                f"{med(runs, 'p99_ms'):>10.1f}"
-            )
-        print(
-            f"{'ratio (ours / hello-world)':<34}{med(ours, 'rps') / med(base_line, 'rps'):>10.2f}"
-        )
+        await read_runs(session, base, hello_port, keys[0], clients[0], image_url, args)
 
         # -- creates --------------------------------------------------------------------------
         plan = [
@@ -357,6 +323,73 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.to_thread(hello.wait, 30)
         await asyncio.to_thread(up.wait, 90)
         log.close()
+
+
+async def read_runs(
+    session: aiohttp.ClientSession,
+    base: str,
+    hello_port: int,
+    key: str,
+    client_id: str,
+    image_url: str,
+    args: argparse.Namespace,
+) -> None:
+    """GET /jobs/{id} against the hello-world, alternating, `--rounds` times each (medians);
+    then one run of each other single-resource read against the same hello-world median."""
+    headers = {"Authorization": f"Bearer {key}"}
+    async with session.post(
+        f"{base}/api/v3/jobs", json=job_body(client_id, image_url), headers=headers
+    ) as response:
+        assert response.status in (201, 202), await response.text()
+        job = await response.json()
+    async with session.post(
+        f"{base}/api/v3/campaigns",
+        json={"clientId": client_id, "name": "Launch"},
+        headers=headers,
+    ) as response:
+        assert response.status == 201, await response.text()
+        campaign_id = (await response.json())["id"]
+    read_job, asset_id = job["id"], job["creative"]["assets"][0]["id"]
+    ours_url, hello_url = (
+        f"{base}/api/v3/jobs/{read_job}",
+        f"http://127.0.0.1:{hello_port}/hello",
+    )
+    seconds, clients_n = str(args.seconds), str(READ_CLIENTS)
+    run_child("--load", ours_url, key, clients_n, "1")  # warm both up
+    run_child("--load", hello_url, "", clients_n, "1")
+    ours, base_line = [], []
+    for _ in range(args.rounds):
+        base_line.append(run_child("--load", hello_url, "", clients_n, seconds))
+        ours.append(run_child("--load", ours_url, key, clients_n, seconds))
+    others = {
+        f"GET /api/v3/{path}": run_child("--load", f"{base}/api/v3/{path}", key, clients_n, seconds)
+        for path in (
+            f"clients/{client_id}",
+            f"campaigns/{campaign_id}",
+            f"assets/{asset_id}",
+            f"jobs/{read_job}/scenes",
+        )
+    }
+    assert all(r["errors"] == 0 for r in ours + base_line + list(others.values())), (
+        ours + base_line + list(others.values())
+    )
+
+    def med(runs: list[dict[str, float]], field: str) -> float:
+        return statistics.median(r[field] for r in runs)
+
+    hello_rps = med(base_line, "rps")
+    print(f"\nreads, {READ_CLIENTS} concurrent clients, median of {args.rounds} alternating runs")
+    print(f"{'':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}")
+    rows = [("litestar hello-world", base_line), ("GET /api/v3/jobs/{id}", ours)]
+    rows += [(label.replace(read_job, "{id}"), [run]) for label, run in others.items()]
+    for label, runs in rows:
+        label = label.replace(client_id, "{id}").replace(campaign_id, "{id}")
+        label = label.replace(asset_id, "{id}")
+        print(
+            f"{label:<34}{med(runs, 'rps'):>10,.0f}{med(runs, 'p50_ms'):>10.1f}"
+            f"{med(runs, 'p99_ms'):>10.1f}{med(runs, 'rps') / hello_rps:>8.2f}"
+        )
+    print(f"{'ratio (jobs/{id} / hello-world)':<34}{med(ours, 'rps') / hello_rps:>10.2f}")
 
 
 async def render_runs(

@@ -1,7 +1,15 @@
 """The `jobs` and `job_scenes` read models, folded with the job aggregate's own `evolve`.
 
-`jobs.state` holds the aggregate's state as JSON, so the API shows exactly what the domain
-decides with; the other columns are that state flattened for filters and stats.
+`jobs.view` is the job document the API serves (`adpipe.api.views.job_view`, camelCase JSON),
+written here so a read is one query that returns it as stored. `jobs.state` holds the
+aggregate's state as JSON, the fold this projection continues from and what the API's waits
+and blob routes check; the other columns are that state flattened for filters and stats. Both
+JSON columns are versioned by their shapes (`version`): a JobState or JobView field renamed
+makes the projector rebuild the table from the log rather than decode old rows with the field
+reset to its default.
+
+`job_scenes` is the seed's table of the storyboard, for SQL readers; the API serves scenes from
+the job document alone (one source: the scenes a job answers and /scenes cannot differ).
 """
 
 from __future__ import annotations
@@ -10,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from adpipe.api.views import STORED_VIEWS_REVISION, JobView, encoded, job_view
 from adpipe.domain.job import JobState, evolve
 from adpipe.events.job import JOB_EVENTS, SceneRegenerated, ScenesGenerated, SceneUpdated
 from adpipe.events.narration import NarrationSynthesized
-from adpipe.projector import Projection
+from adpipe.projector import Projection, shape_version
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -33,10 +42,11 @@ class JobsProjection(Projection):
     name = "jobs"
     tables = ("jobs", "job_scenes")
     handles = frozenset(cls.type_name() for cls in JOB_EVENTS)
+    version = shape_version(STORED_VIEWS_REVISION, JobState, JobView)
 
     async def apply(self, conn: AsyncConnection[Any], envelope: Envelope) -> None:
         job_id = envelope.entity_id
-        cur = await conn.execute("SELECT state::text FROM jobs WHERE id = %s", [job_id])
+        cur = await conn.execute("SELECT state::text, created_at FROM jobs WHERE id = %s", [job_id])
         row = await cur.fetchone()
         if row is None and envelope.version != 1:
             return  # not a job this read model knows (its creation was never recorded)
@@ -44,24 +54,30 @@ class JobsProjection(Projection):
         if before.version >= envelope.version:
             return  # already folded in
         state = evolve(before, envelope.data)
-        await _upsert_job(conn, state, envelope)
+        created_at = row[1] if row else envelope.recorded_at
+        view = job_view(state, created_at=created_at, updated_at=envelope.recorded_at)
+        await _upsert_job(conn, state, encoded(view), envelope)
         await _update_scenes(conn, job_id, state, envelope)
 
 
-async def _upsert_job(conn: AsyncConnection[Any], state: JobState, envelope: Envelope) -> None:
+async def _upsert_job(
+    conn: AsyncConnection[Any], state: JobState, view: str, envelope: Envelope
+) -> None:
     assert state.context is not None and state.creative is not None
     video = state.video
     await conn.execute(
         "INSERT INTO jobs (id, user_id, client_id, campaign_id, status, progress, pending,"
         " asset_ids, cost_planning, cost_rendering, cost_storage, cost_total, video_blob_id,"
-        " video_seconds, state, version, created_at, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)"
+        " video_seconds, state, view, version, created_at, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb,"
+        " %s, %s, %s)"
         " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
         " progress = excluded.progress, pending = excluded.pending,"
         " cost_planning = excluded.cost_planning, cost_rendering = excluded.cost_rendering,"
         " cost_storage = excluded.cost_storage, cost_total = excluded.cost_total,"
         " video_blob_id = excluded.video_blob_id, video_seconds = excluded.video_seconds,"
-        " state = excluded.state, version = excluded.version, updated_at = excluded.updated_at",
+        " state = excluded.state, view = excluded.view, version = excluded.version,"
+        " updated_at = excluded.updated_at",
         [
             state.job_id,
             state.user_id,
@@ -78,6 +94,7 @@ async def _upsert_job(conn: AsyncConnection[Any], state: JobState, envelope: Env
             video.blob_id if video else None,
             video.duration_seconds if video else None,
             _encoder.encode(state).decode(),
+            view,
             state.version,
             envelope.recorded_at,
             envelope.recorded_at,

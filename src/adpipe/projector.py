@@ -14,12 +14,15 @@ projection; `adpipe replay rebuild` folds the events again once the projection i
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import msgspec
 
 from adpipe.errors import DependencyUnavailable
 from adpipe.observability import correlation
@@ -48,12 +51,34 @@ class Projection(ABC):
     tables: ClassVar[tuple[str, ...]]
     # Event types it reads; None means every event. Others still advance the checkpoint.
     handles: ClassVar[frozenset[str] | None] = None
+    # What built its rows (see `shape_version`); a projector finding another version in the
+    # checkpoint rebuilds the tables beside the live ones before it goes on.
+    version: ClassVar[str] = ""
 
     @abstractmethod
     async def apply(self, conn: AsyncConnection[Any], envelope: Envelope) -> None: ...
 
     def checkpoint_name(self) -> str:
         return f"projection:{self.name}"
+
+
+def shape_version(revision: int, *types: type) -> str:
+    """A projection version that changes with the JSON shape of the structs its rows hold (a
+    field renamed, added or retyped) and with `revision` (bumped by hand when only the code
+    that fills them changes). Stored JSON can then never be read back with a field silently
+    reset to its default: rows of another shape are rebuilt from the log instead."""
+    _, components = msgspec.json.schema_components(types)
+    shape = msgspec.json.encode(_without_docs(components), order="sorted")
+    return f"{revision}-{hashlib.sha256(shape).hexdigest()[:16]}"
+
+
+def _without_docs(value: Any) -> Any:
+    """A JSON schema without its prose: rewording a docstring changes no stored row."""
+    if isinstance(value, dict):
+        return {k: _without_docs(v) for k, v in value.items() if k not in ("title", "description")}
+    if isinstance(value, list):
+        return [_without_docs(v) for v in value]
+    return value
 
 
 class Projector:
@@ -92,6 +117,8 @@ class Projector:
             fold,
             degrade=degrade,
             pipelined=True,
+            version=projection.version,
+            prepare=lambda: self.ensure_current(projection),
             waker=self.waker,
             batch_size=self.batch_size,
             poll_seconds=self.poll_seconds,
@@ -109,6 +136,33 @@ class Projector:
     async def checkpoint(self, projection: Projection) -> int:
         return await self.reader(projection).checkpoint()
 
+    async def ensure_current(self, projection: Projection) -> bool:
+        """Rebuilds the projection if its rows were built by another version; True if it did.
+
+        The rebuild folds the whole log into scratch tables beside the live ones, which keep
+        serving (in their old shape) until the swap, one transaction that also records the new
+        version (see `adpipe.replay.shadow`). Another process already rebuilding makes this
+        one fail and retry (its supervisor), finding the version current by then."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT version FROM checkpoints WHERE name = %s", [projection.checkpoint_name()]
+            )
+            row = await cur.fetchone()
+        if row is None or row[0] == projection.version:
+            return False  # a first start builds from nothing anyway
+        from adpipe.replay.shadow import Shadow  # the replay tools build on this module
+
+        log.warning(
+            "projection %s was built by version %r, this is %r: rebuilding it from the log",
+            projection.name,
+            row[0],
+            projection.version,
+        )
+        async with Shadow(self.pool, self.store, projection).opened() as shadow:
+            position = await shadow.swap()
+        log.info("projection %s rebuilt up to position %d", projection.name, position)
+        return True
+
     async def apply_batch(
         self, projection: Projection, expected: int, batch: Sequence[Envelope]
     ) -> bool:
@@ -123,9 +177,10 @@ class Projector:
         """Empties the projection's tables and rewinds its checkpoint, in one transaction."""
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(
-                "INSERT INTO checkpoints (name, position) VALUES (%s, 0)"
-                " ON CONFLICT (name) DO UPDATE SET position = 0, updated_at = now()",
-                [projection.checkpoint_name()],
+                "INSERT INTO checkpoints (name, position, version) VALUES (%s, 0, %s)"
+                " ON CONFLICT (name) DO UPDATE SET position = 0, version = excluded.version,"
+                " updated_at = now()",
+                [projection.checkpoint_name(), projection.version],
             )
             for table in projection.tables:
                 await conn.execute(f"TRUNCATE {table}")

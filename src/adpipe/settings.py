@@ -129,6 +129,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Pool sized for one process on a 2-core box; appends serialise on a table lock anyway.
     pool_min_size: int = 1
     pool_max_size: int = 10
+    # The API's own connections for its single-query reads (autocommit, no BEGIN/COMMIT round
+    # trips): each read holds one for a fraction of a millisecond, so a few keep two cores busy.
+    read_pool_size: int = 4
     # How long a request waits for a pooled connection before answering 503 (Postgres down).
     pool_timeout_seconds: float = 5.0
     # An append waits this long for the events table lock before failing as transient.
@@ -199,6 +202,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     upload_bytes_per_day_per_user: int = 20 * 1024**3
     # Webhook subscriptions: every one costs a delivery per event.
     max_webhooks_per_user: int = 20
+
+    # The API trusts a key it found live this many seconds without asking Postgres again (a
+    # query per request was most of a read's cost). Revoking a key in the same process takes
+    # effect at once; a revocation from elsewhere (another API process, `adpipe keys revoke`)
+    # within this bound. 0 checks every request against Postgres.
+    api_key_cache_seconds: float = 1.0
 
     # A comment line this often keeps proxies from closing an idle SSE stream; a revoked key's
     # streams close within one.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from adpipe.api.keys import revoke_key
+import pytest
+
+from adpipe.api.keys import KEY_CACHE, revoke_key
 from adpipe.context import Core
 
 from .conftest import Client, job_body, new_client
@@ -26,6 +28,25 @@ async def test_every_route_needs_a_live_key(alice: Client, anonymous: Client, co
     assert await revoke_key(core.pool, alice.key)
     assert (await alice.get("/api/v3/jobs")).status == 401
     assert not await revoke_key(core.pool, alice.key)
+
+
+async def test_a_key_revoked_by_another_process_is_refused_within_a_second(
+    alice: Client, core: Core, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API remembers a live key for api_key_cache_seconds (1 s); `adpipe keys revoke` in
+    another process is honoured once that has passed (the clock is the cache's, moved by hand)."""
+    from .test_keys import FakeClock, _revoke_in_another_process
+
+    clock = FakeClock()
+    monkeypatch.setattr(KEY_CACHE, "clock", clock)
+    assert core.settings.api_key_cache_seconds == 1.0
+    assert (await alice.get("/api/v3/clients")).status == 200
+    assert alice.key is not None
+    await _revoke_in_another_process(database_url, alice.key)
+    clock.now += 0.9
+    assert (await alice.get("/api/v3/clients")).status == 200  # within the second: remembered
+    clock.now += 0.1
+    assert (await alice.get("/api/v3/clients")).status == 401
 
 
 async def test_health_and_schema_need_no_key(anonymous: Client) -> None:

@@ -153,7 +153,7 @@ async def _act(
             ),
             api.settings.storyboard_wait_seconds,
         )
-    view = await job_document(api, user, job_id)
-    still_running = regenerating and view.pending_action is not None
+    document = await job_document(api, user, job_id)
+    still_running = regenerating and document.regenerating
     headers = {"location": f"/api/v3/jobs/{job_id}"}
-    return Reply.of(202 if still_running else 200, view, headers)
+    return Reply(202 if still_running else 200, document.body, headers)

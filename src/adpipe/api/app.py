@@ -105,6 +105,7 @@ def create_app(
     watching = contextlib.ExitStack()
 
     async def start(app: Litestar) -> None:
+        await api.reads.open(wait=True, timeout=30)
         await api.projections.start()
         await api.live.start()
         # /metrics shows how far the relay and each projection trail the log, read from Postgres.
@@ -121,6 +122,8 @@ def create_app(
         watching.close()
         await api.live.stop()
         await api.projections.stop()
+        await api.lookups.close()
+        await api.reads.close()
 
     app = Litestar(
         # /metrics, like the probes, sits outside /api/v3 and needs no key: expose it to the

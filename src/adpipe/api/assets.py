@@ -82,7 +82,7 @@ class UploadFields(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 async def _view(api: ApiState, user: str, asset_id: str) -> AssetView:
-    row = await reads.asset(api.core.pool, user, asset_id)
+    row = await api.lookups.assets.get(user, asset_id)
     return asset_view(reads.found(row, "asset", asset_id))
 
 

@@ -28,7 +28,9 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("send the header Authorization: Bearer <api key>")
         api: ApiState = connection.app.state.api
-        user = await authenticate(api.core.pool, token)
+        user = await authenticate(
+            api.core.pool, token, cache_seconds=api.settings.api_key_cache_seconds
+        )
         if user is None:
             raise Unauthorized("the API key is unknown or has been revoked")
         # Routed by now: a job's routes name it, and the request's log lines should too.

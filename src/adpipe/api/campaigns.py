@@ -47,7 +47,7 @@ class CampaignBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 async def _view(api: ApiState, user: str, campaign_id: str) -> CampaignView:
-    row = await reads.campaign(api.core.pool, user, campaign_id)
+    row = await api.lookups.campaigns.get(user, campaign_id)
     return campaign_view(reads.found(row, "campaign", campaign_id))
 
 

@@ -39,7 +39,7 @@ class ClientBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 async def _view(api: ApiState, user: str, client_id: str) -> ClientView:
-    row = await reads.client(api.core.pool, user, client_id)
+    row = await api.lookups.clients.get(user, client_id)
     return client_view(reads.found(row, "client", client_id))
 
 

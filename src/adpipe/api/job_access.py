@@ -1,18 +1,27 @@
-"""Reading jobs for the API: a job document from the read models, ownership, bounded waits."""
+"""Reading jobs for the API: a job document from the read models, ownership, bounded waits.
+
+A job document is served as the jobs projection stored it (`reads.job_document`): one query,
+and the bytes go out as they came, never decoded and encoded again. The folded state
+(`job_state`) is read only where a decision needs it: the waits and the blob routes.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from litestar import Response
+from litestar.enums import MediaType
+
 from adpipe.domain.narration import scenes_to_narrate
-from adpipe.errors import JobStateConflict, NotFound, ValidationFailed
+from adpipe.errors import DependencyUnavailable, JobStateConflict, NotFound, ValidationFailed
 from adpipe.jobs import load_job
+from adpipe.projections.jobs import decode_state
 
 from . import reads
-from .views import JobView, job_state, job_view
 
 if TYPE_CHECKING:
     from adpipe.domain.job import JobState
@@ -39,17 +48,36 @@ async def job_row(api: ApiState, user: str, job_id: str) -> Row:
     return row
 
 
-async def job_views(api: ApiState, user: str, rows: list[Row]) -> list[JobView]:
-    """Job documents for rows of the jobs read model, with one query for all their assets."""
-    states = [job_state(r) for r in rows]
-    asset_ids = {a.asset_id for s in states if s.creative for a in s.creative.assets}
-    assets = await reads.assets_by_id(api.core.pool, user, sorted(asset_ids))
-    currency = api.settings.prices.currency
-    return [job_view(row, assets, currency) for row in rows]
+def job_state(row: Row) -> JobState:
+    """The folded state of a row of the jobs read model."""
+    state: JobState = decode_state(row["state"])
+    return state
 
 
-async def job_document(api: ApiState, user: str, job_id: str) -> JobView:
-    return (await job_views(api, user, [await job_row(api, user, job_id)]))[0]
+def json_response(body: bytes) -> Response[Any]:
+    """An answer of JSON already encoded (a stored view): litestar sends the bytes as they are."""
+    return Response(content=body, media_type=MediaType.JSON)
+
+
+@dataclass(frozen=True)
+class JobDocument:
+    """A job as served (`body`: JSON bytes of a JobView), with what handlers decide on."""
+
+    body: bytes
+    status: str
+    # The planner is regenerating something for the user (the view's `pendingAction`).
+    regenerating: bool
+
+
+async def job_document(api: ApiState, user: str, job_id: str) -> JobDocument:
+    row = await api.lookups.jobs.get(user, job_id)
+    if row is None:
+        raise NotFound(f"job {job_id} does not exist")
+    if row["document"] is None:  # a row from before stored views, until the rebuild swaps in
+        raise DependencyUnavailable("the jobs read model is being rebuilt; try again shortly")
+    return JobDocument(
+        body=row["document"].encode(), status=row["status"], regenerating=bool(row["pending"])
+    )
 
 
 async def owned_job(api: ApiState, user: str, job_id: str) -> JobState:

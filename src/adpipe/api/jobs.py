@@ -27,13 +27,20 @@ from .blobs import BLOB_METHODS, blob_response
 from .errors import problem_specs
 from .fields import CampaignIdFilter, ClientIdFilter, IdempotencyKey, PageNumber, PageSize, Prefer
 from .idempotency import Reply, run_once
-from .job_access import job_document, job_row, job_views, narrating, wait_for_job
+from .job_access import (
+    job_document,
+    job_row,
+    job_state,
+    json_response,
+    narrating,
+    wait_for_job,
+)
 from .job_requests import JobBody, resolve_creative
 from .openapi import binary_response
 from .refs import check_owner_refs, still_live
 from .scenes import scene_handlers
 from .state import ApiState, IdSource, request_metadata
-from .views import API, JobPage, JobView, PlannerView, job_state
+from .views import API, JobPage, JobView, PlannerView, page_json
 from .voice import narration_handlers
 
 if TYPE_CHECKING:
@@ -137,14 +144,14 @@ async def _create(
             lambda row: row["status"] != "pending" and not narrating(row),
             api.settings.storyboard_wait_seconds,
         )
-    view = await job_document(api, user, job_id)
+    document = await job_document(api, user, job_id)
     headers = {"location": f"{API}/jobs/{job_id}"}
     if respond_async:
         # Honoured whatever the planner managed meanwhile: the client asked not to wait, and an
         # answer that depended on that race would be a surprise.
         headers["preference-applied"] = "respond-async"
-        return Reply.of(202, view, headers)
-    return Reply.of(202 if view.status == "pending" else 201, view, headers)
+        return Reply(202, document.body, headers)
+    return Reply(202 if document.status == "pending" else 201, document.body, headers)
 
 
 async def _append_job(
@@ -262,23 +269,23 @@ async def list_jobs(
     campaign_id: CampaignIdFilter = None,
     page: PageNumber = 1,
     page_size: PageSize = 20,
-) -> JobPage:
-    rows, total = await reads.jobs(
-        api.core.pool,
+) -> Response[JobPage]:
+    documents, total = await reads.job_documents(
+        api.reads,
         user,
+        api.settings.prices.currency,
         status=status,
         client_id=client_id,
         campaign_id=campaign_id,
         page=page,
         page_size=page_size,
     )
-    items = await job_views(api, user, rows)
-    return JobPage(items=items, total=total, page=page, page_size=page_size)
+    return json_response(page_json(documents, total, page, page_size))
 
 
 @get("/{job_id:str}", summary="Get a job, with its scenes", responses=problem_specs(404))
-async def get_job(api: ApiState, user: str, job_id: str) -> JobView:
-    return await job_document(api, user, job_id)
+async def get_job(api: ApiState, user: str, job_id: str) -> Response[JobView]:
+    return json_response((await job_document(api, user, job_id)).body)
 
 
 @route(

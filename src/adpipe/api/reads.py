@@ -45,6 +45,7 @@ async def _page(
     page: int,
     page_size: int,
     columns: str = "*",
+    column_params: Sequence[Any] = (),
 ) -> tuple[list[Row], int]:
     """One page, newest first, and the total over every page."""
     condition = " AND ".join(where)
@@ -52,7 +53,7 @@ async def _page(
         pool,
         f"SELECT {columns}, count(*) OVER () AS total_count FROM {table} WHERE {condition}"
         " ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
-        [*params, page_size, (page - 1) * page_size],
+        [*column_params, *params, page_size, (page - 1) * page_size],
     )
     if rows:
         return rows, int(rows[0]["total_count"])
@@ -219,8 +220,57 @@ async def jobs(
     return await _page(pool, "jobs", where, params, page, page_size, columns=_JOB_COLUMNS)
 
 
-async def scenes(pool: AsyncConnectionPool[Any], job_id: str) -> list[Row]:
-    """The job's scenes in order; the caller has checked the job is the user's."""
-    return await _all(
-        pool, "SELECT * FROM job_scenes WHERE job_id = %s ORDER BY scene_number", [job_id]
+# The job document as served: the stored view (see projections/jobs.py), the API's currency,
+# and the stored views of the assets its creative uses, in the creative's order (those deleted
+# since are left out). Postgres assembles it; the API passes the text on without decoding it.
+DOCUMENT = (
+    "jsonb_set(t.view, '{cost,currency}', to_jsonb(%s::text))"
+    " || jsonb_build_object('assets', coalesce((SELECT jsonb_agg(a.view ORDER BY c.n)"
+    " FROM jsonb_array_elements(t.view #> '{creative,assets}') WITH ORDINALITY AS c(ref, n)"
+    " JOIN assets a ON a.id = c.ref ->> 'id' AND a.user_id = t.user_id), '[]'::jsonb))"
+)
+
+
+async def job_documents(
+    pool: AsyncConnectionPool[Any],
+    user: str,
+    currency: str,
+    *,
+    status: str | None,
+    client_id: str | None,
+    campaign_id: str | None,
+    page: int,
+    page_size: int,
+) -> tuple[list[str], int]:
+    """A page of the user's job documents (JSON text), newest first, and the total."""
+    where, params = _owned_by(user, status=status, client_id=client_id, campaign_id=campaign_id)
+    rows, total = await _page(
+        pool,
+        "jobs t",
+        [f"t.{w}" for w in where],
+        params,
+        page,
+        page_size,
+        columns=f"({DOCUMENT})::text AS document",
+        column_params=[currency],
     )
+    return [r["document"] for r in rows], total
+
+
+_MAX_SCENES = 10_000
+
+
+async def scene(
+    pool: AsyncConnectionPool[Any], user: str, job_id: str, number: int
+) -> tuple[bool, str | None]:
+    """(the job is the user's, its scene `number` (from 1) as served or None)."""
+    # jsonb counts negative indexes from the end: a number below 1 names no scene (nor does
+    # one past any storyboard, which would not fit the integer index).
+    index = number - 1 if 1 <= number <= _MAX_SCENES else None
+    row = await _one(
+        pool,
+        "SELECT (view -> 'scenes' -> %s::integer)::text AS scene FROM jobs"
+        " WHERE id = %s AND user_id = %s",
+        [index, job_id, user],
+    )
+    return (row is not None, row["scene"] if row else None)

@@ -1,22 +1,34 @@
-"""/api/v3/jobs/{id}/scenes: the storyboard's scenes; edits only while it is under review."""
+"""/api/v3/jobs/{id}/scenes: the storyboard's scenes; edits only while it is under review.
+
+Scenes are served from the job document the jobs projection stores (its `scenes`), the same
+source as GET /jobs/{id}, so the two can never disagree (the `job_scenes` table is for SQL
+readers and is not read here).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get, put
+from litestar import Request, Response, get, put
 from msgspec import Meta
 
 from adpipe.domain.job import UpdateScene
 from adpipe.errors import NotFound
 from adpipe.jobs import execute
 
+from . import reads
 from .errors import problem_specs
 from .fields import Id, Label, Text
-from .job_access import job_row, judged_by_the_job, narrating, owned_job, wait_for_job
+from .job_access import (
+    json_response,
+    judged_by_the_job,
+    narrating,
+    owned_job,
+    wait_for_job,
+)
 from .state import ApiState, request_metadata
-from .views import SceneView, job_state, scene_view_of
+from .views import SceneView
 
 
 class SceneEdit(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -31,18 +43,21 @@ class SceneEdit(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     assets: Annotated[list[Id], Meta(max_length=20)] | None = None
 
 
-async def _scene(api: ApiState, user: str, job_id: str, number: int) -> SceneView:
-    state = job_state(await job_row(api, user, job_id))
-    if not 1 <= number <= len(state.scenes):
+async def _scene(api: ApiState, user: str, job_id: str, number: int) -> Response[SceneView]:
+    found, scene = await reads.scene(api.reads, user, job_id, number)
+    if not found:
+        raise NotFound(f"job {job_id} does not exist")
+    if scene is None:
         raise NotFound(f"job {job_id} has no scene {number}")
-    return scene_view_of(state, state.scenes[number - 1])
+    return json_response(scene.encode())
 
 
 @get("/{job_id:str}/scenes", summary="The job's scenes, in order", responses=problem_specs(404))
-async def list_scenes(api: ApiState, user: str, job_id: str) -> list[SceneView]:
-    # From the job's folded state (the jobs read model), which knows each scene's narration.
-    state = job_state(await job_row(api, user, job_id))
-    return [scene_view_of(state, s) for s in state.scenes]
+async def list_scenes(api: ApiState, user: str, job_id: str) -> Response[list[SceneView]]:
+    row = await api.lookups.scenes.get(user, job_id)
+    if row is None:
+        raise NotFound(f"job {job_id} does not exist")
+    return json_response(row["scenes"].encode())
 
 
 @get(
@@ -50,7 +65,9 @@ async def list_scenes(api: ApiState, user: str, job_id: str) -> list[SceneView]:
     summary="One scene",
     responses=problem_specs(404),
 )
-async def get_scene(api: ApiState, user: str, job_id: str, scene_number: int) -> SceneView:
+async def get_scene(
+    api: ApiState, user: str, job_id: str, scene_number: int
+) -> Response[SceneView]:
     return await _scene(api, user, job_id, scene_number)
 
 
@@ -66,7 +83,7 @@ async def update_scene(
     job_id: str,
     scene_number: int,
     data: SceneEdit,
-) -> SceneView:
+) -> Response[SceneView]:
     state = await owned_job(api, user, job_id)
     if state.status == "storyboard_review" and not 1 <= scene_number <= len(state.scenes):
         raise NotFound(f"job {job_id} has no scene {scene_number}")

@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from psycopg_pool import AsyncConnectionPool
+
 from adpipe import resources
 from adpipe.domain.resource import Aggregate, ResourceState
 from adpipe.events.catalogue import Metadata
@@ -13,6 +15,7 @@ from adpipe.media import MediaInspector
 from adpipe.projections import PROJECTION_NAMES, projections_showing
 from adpipe.projector import ProjectionsWatch
 
+from .grouped_reads import Lookups
 from .limits import UserLimits
 from .livehub import LiveHub
 
@@ -50,6 +53,21 @@ class ApiState:
         self.limits = UserLimits(core.settings, core.pool)
         # Uploads are decoded only in its bounded children, a few at a time for the process.
         self.media = MediaInspector.from_settings(core.settings)
+        # The single-query reads (documents, scenes, a client...) run on connections of their
+        # own in autocommit: on core.pool each would be wrapped in BEGIN ... COMMIT, two more
+        # round trips to Postgres for nothing. Opened and closed with the app (open_reads).
+        settings = core.settings
+        self.reads: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            settings.database_url,
+            min_size=1,
+            max_size=settings.read_pool_size,
+            open=False,
+            timeout=settings.pool_timeout_seconds,
+            kwargs={"autocommit": True},
+            name="api-reads",
+        )
+        # Single-resource reads: concurrent requests share one query (see grouped_reads).
+        self.lookups = Lookups(self.reads, settings.prices.currency)
 
     @property
     def settings(self) -> Settings:
@@ -137,6 +155,9 @@ async def provide_api(state: State) -> ApiState:
     return api
 
 
-async def provide_user(request: Request[Any, Any, Any]) -> str:
+async def provide_user(request: Request[Any, Any, Any], api: ApiState) -> str:
+    # `api` is unused but orders the two: litestar resolves dependencies that do not depend on
+    # each other in an anyio task group, two new tasks per request for nothing.
+    del api
     user: str = request.user
     return user

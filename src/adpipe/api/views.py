@@ -1,4 +1,10 @@
-"""The JSON the API answers (camelCase, as in the seed) and how read-model rows become it."""
+"""The JSON the API answers (camelCase, as in the seed) and how read-model rows become it.
+
+Jobs and assets are served as stored: their projections write `job_view` / `asset_view` encoded
+(`jobs.view`, `assets.view`), and a read returns those bytes. `STORED_VIEWS_REVISION` with the
+shapes of the structs below versions them: a change rebuilds the projections (see
+`adpipe.projector.shape_version`).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,6 @@ from adpipe.domain.regeneration import SceneRegeneration, StoryboardRegeneration
 from adpipe.events.asset import AssetType
 from adpipe.events.job import AdBasics, AspectRatio, Direction, JobContext, Resolution, Voiceover
 from adpipe.pricing import CostBreakdown
-from adpipe.projections.jobs import decode_state
 
 from .narration_views import API as API  # the /api/v3 prefix, shared with the other views
 from .narration_views import (
@@ -22,6 +27,10 @@ from .narration_views import (
     scene_voiceover,
     subtitles_urls,
 )
+
+# Bump when what job_view/asset_view compute changes without any struct changing shape: the
+# stored views are then rebuilt from the log.
+STORED_VIEWS_REVISION = 1
 
 
 class View(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -291,14 +300,10 @@ def _pending(state: JobState) -> PendingActionView | None:
     return None
 
 
-def job_state(row: dict[str, Any]) -> JobState:
-    state: JobState = decode_state(row["state"])
-    return state
-
-
-def job_view(row: dict[str, Any], assets: dict[str, dict[str, Any]], currency: str) -> JobView:
-    """A job document from its read-model row and the rows of the assets it uses."""
-    state = job_state(row)
+def job_view(state: JobState, *, created_at: datetime, updated_at: datetime) -> JobView:
+    """A job document from its folded state, as the jobs projection stores it: without its
+    `assets` (the assets read model's rows, added when it is read) and with the currency left
+    empty (the API's setting, filled in when it is read)."""
     assert state.context and state.ad_basics and state.creative
     creative = state.creative
     cost = state.cost
@@ -325,12 +330,12 @@ def job_view(row: dict[str, Any], assets: dict[str, dict[str, Any]], currency: s
             voiceover=creative.voiceover,
         ),
         scenes=[scene_view_of(state, s) for s in state.scenes],
-        assets=[asset_view(assets[a.asset_id]) for a in creative.assets if a.asset_id in assets],
+        assets=[],
         progress=state.progress,
         duration_seconds=state.duration_seconds,
         cost=CostView(
             total=cost.total,
-            currency=currency,
+            currency="",
             breakdown=CostBreakdown(
                 planning=round(cost.planning, 6),
                 rendering=round(cost.rendering, 6),
@@ -351,6 +356,27 @@ def job_view(row: dict[str, Any], assets: dict[str, dict[str, Any]], currency: s
         else None,
         adjustments=adjustments(state),
         subtitles_urls=subtitles_urls(state.job_id) if state.status == "completed" else None,
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        created_at=created_at,
+        updated_at=updated_at,
     )
+
+
+class _RawPage(View, frozen=True, kw_only=True):
+    items: list[msgspec.Raw]
+    total: int
+    page: int
+    page_size: int
+
+
+def page_json(items: list[str], total: int, page: int, page_size: int) -> bytes:
+    """A page ({items, total, page, pageSize}) of documents already encoded as JSON."""
+    raw = [msgspec.Raw(i.encode()) for i in items]
+    return _encoder.encode(_RawPage(items=raw, total=total, page=page, page_size=page_size))
+
+
+def encoded(view: View) -> str:
+    """A view as stored in its read model's `view` column."""
+    return _encoder.encode(view).decode()
+
+
+_encoder = msgspec.json.Encoder()

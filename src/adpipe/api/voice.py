@@ -16,11 +16,10 @@ from adpipe.voices import SPEED_MAX, SPEED_MIN, VoiceInfo, available_voices, def
 
 from .blobs import BLOB_METHODS, blob_response
 from .errors import problem_specs
-from .job_access import job_row
+from .job_access import job_row, job_state
 from .narration_views import caption_cues
 from .openapi import binary_response
 from .state import ApiState
-from .views import job_state
 
 # File name endings of the audio formats the engines answer.
 _EXTENSIONS = {"audio/wav": ".wav", "audio/mpeg": ".mp3", "audio/ogg": ".ogg"}

@@ -221,9 +221,11 @@ class Shadow:
         await conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(_ident(self.schema)))
         for table, old in names.items():
             await _restore_index_names(conn, self.live, table, old)
+        # The tables are now what this code builds: a projector checking the version goes on.
         await conn.execute(
-            "UPDATE checkpoints SET position = %s, updated_at = now() WHERE name = %s",
-            [self.position, self.checkpoint],
+            "UPDATE checkpoints SET position = %s, version = %s, updated_at = now()"
+            " WHERE name = %s",
+            [self.position, self.projection.version, self.checkpoint],
         )
         # Everything up to here folded: what the live projection had skipped is no longer so.
         await conn.execute(

@@ -43,10 +43,12 @@ def transient(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError | psycopg.errors.SerializationFailure)
 
 
-async def read_checkpoint(conn: AsyncConnection[Any], name: str) -> int:
-    """The position the named reader has reached; a new reader starts at 0."""
+async def read_checkpoint(conn: AsyncConnection[Any], name: str, version: str = "") -> int:
+    """The position the named reader has reached; a new reader starts at 0, with `version`."""
     await conn.execute(
-        "INSERT INTO checkpoints (name, position) VALUES (%s, 0) ON CONFLICT DO NOTHING", [name]
+        "INSERT INTO checkpoints (name, position, version) VALUES (%s, 0, %s)"
+        " ON CONFLICT DO NOTHING",
+        [name, version],
     )
     cur = await conn.execute("SELECT position FROM checkpoints WHERE name = %s", [name])
     row = await cur.fetchone()
@@ -74,13 +76,17 @@ class CatchUpReader:
     # hundred creates folds in about half the round trips. An error then surfaces at a later
     # statement, so `degrade`, which must know which event failed, always runs unpipelined.
     pipelined: bool = False
+    # What built the rows it folds into: a new checkpoint row records it (see Projection.version).
+    version: str = ""
+    # Runs before each start from the checkpoint: a projection rebuilds rows another version built.
+    prepare: Callable[[], Awaitable[object]] | None = None
     waker: Waker | None = None
     batch_size: int = 500
     poll_seconds: float = 1.0
 
     async def checkpoint(self) -> int:
         async with self.pool.connection() as conn:
-            return await read_checkpoint(conn, self.name)
+            return await read_checkpoint(conn, self.name, self.version)
 
     async def run(self) -> None:
         """Follows the log until cancelled, restarting from the checkpoint after an error."""
@@ -103,6 +109,8 @@ class CatchUpReader:
         iterator is closed however this ends — cancelled mid-batch included — so its wait on
         the waker ends at once instead of whenever the garbage collector finds it.
         """
+        if self.prepare is not None:
+            await self.prepare()
         position = await self.checkpoint()
         async with contextlib.aclosing(self.batches(position)) as batches:
             async for batch in batches:
