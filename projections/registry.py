@@ -9,6 +9,7 @@ from .assets import AssetsProjection
 from .campaigns import CampaignsProjection
 from .clients import ClientsProjection
 from .jobs import JobsProjection
+from .render_queue import RenderQueueProjection
 from .webhooks import WebhooksProjection
 
 CLASSES: tuple[type[Projection], ...] = (
@@ -16,6 +17,7 @@ CLASSES: tuple[type[Projection], ...] = (
     CampaignsProjection,
     AssetsProjection,
     JobsProjection,
+    RenderQueueProjection,
     WebhooksProjection,
 )
 PROJECTION_NAMES: tuple[str, ...] = tuple(cls.name for cls in CLASSES)

@@ -251,7 +251,8 @@ async def run(core: Core, nc: NATS, stop: asyncio.Event) -> None:
         subjects=SUBJECTS,
         handle=Renderer(core).handle,
         stage="rendering",
-        # Rendering uses every core: one render per process, more processes for more throughput.
-        concurrency=1,
+        # Beyond this many renders, jobs wait in JetStream in the order of the log (fetches take
+        # only what a free slot can start), and the render_queue read model shows their place.
+        concurrency=settings.render_concurrency,
     )
     await ServiceRunner(spec, nc.jetstream()).run(stop)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -91,6 +91,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # render of a 12 MP still and a 1080p clip peaked at 0.72 GB (0.43 GB resident); near three
     # times that leaves room for 4K source clips and still stops a runaway.
     render_memory_bytes: int = 2 * 2**30
+    # Renders one renderer process runs at once (ADPIPE_RENDER_CONCURRENCY); jobs beyond wait in
+    # the order they were approved, with their queue position on the job. One render keeps two
+    # cores busy (x264's two frame threads plus compositing, engine/encode.py), so the default
+    # is half the CPUs this process may use (affinity, and a cgroup's quota when one is set).
+    render_concurrency: Annotated[int, msgspec.Meta(ge=1)] = msgspec.field(
+        default_factory=lambda: max(1, available_cpus() // 2)
+    )
+    # Seconds of rendering per second of video assumed for queue estimates until a render has
+    # finished and been measured (720p renders at ~4x real time on two cores, 1080p at ~2x).
+    render_seconds_per_video_second: float = 0.4
 
     # Per-user limits (429 with Retry-After past them; other users are unaffected).
     # Unfinished jobs: a marketer reviews a handful at once; beyond that it is a script.
@@ -302,6 +312,20 @@ def _observability(env: Mapping[str, str]) -> dict[str, object]:
     return values
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on: its affinity mask, capped by a cgroup v2 CPU quota (a
+    container limited to 1.5 CPUs counts 1). os.cpu_count() sees the host's, not ours."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = cpus or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit readable: the affinity mask is the limit
+    return cpus
+
+
 REPLICAS_PREFIX = "ADPIPE_REPLICAS_"
 
 
@@ -383,6 +407,7 @@ _FROM_ENV = (
     "download_max_retry_after_seconds",
     "default_handler_deadline_seconds",
     "render_memory_bytes",
+    "render_concurrency",
     "media_memory_bytes",
     "media_cpu_seconds",
     "media_wall_seconds",

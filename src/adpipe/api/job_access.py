@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from adpipe.domain.narration import scenes_to_narrate
 from adpipe.errors import NotFound
 from adpipe.jobs import load_job
+from adpipe.render_queue import Spot, read_queue, spots
 
 from . import reads
 from .views import JobView, job_state, job_view
@@ -34,7 +35,22 @@ async def job_views(api: ApiState, user: str, rows: list[Row]) -> list[JobView]:
     asset_ids = {a.asset_id for s in states if s.creative for a in s.creative.assets}
     assets = await reads.assets_by_id(api.core.pool, user, sorted(asset_ids))
     currency = api.settings.prices.currency
-    return [job_view(row, assets, currency) for row in rows]
+    spots = await queue_spots(api, [s.job_id for s in states if s.status in _IN_QUEUE])
+    return [job_view(row, assets, currency, spots.get(row["id"])) for row in rows]
+
+
+# Statuses of a job in the render queue: approved and waiting (in_progress), or rendering.
+_IN_QUEUE = frozenset({"in_progress", "rendering"})
+
+
+async def queue_spots(api: ApiState, job_ids: list[str]) -> dict[str, Spot]:
+    """Queue positions and estimates from the render_queue read model; no query without jobs
+    that can be in it (most reads)."""
+    if not job_ids:
+        return {}
+    async with api.core.pool.connection() as conn:
+        queue, speed = await read_queue(conn, api.settings.render_seconds_per_video_second)
+    return spots(queue, speed, job_ids)
 
 
 async def job_document(api: ApiState, user: str, job_id: str) -> JobView:

@@ -12,6 +12,7 @@ from adpipe.domain.narration import adjustments
 from adpipe.events.job import AdBasics, AspectRatio, Direction, JobContext, Resolution, Voiceover
 from adpipe.pricing import CostBreakdown
 from adpipe.projections.jobs import decode_state
+from adpipe.render_queue import Spot
 
 from .narration_views import API as API  # the /api/v3 prefix, shared with the other views
 from .narration_views import (
@@ -137,6 +138,11 @@ class JobView(View, frozen=True, kw_only=True):
     assets: list[AssetView]
     # Render progress, 0–100 (100 once completed).
     progress: int
+    # Approved and waiting for a free renderer: 1 for the next render to start; null otherwise.
+    queue_position: int | None = None
+    # Seconds until the video should be ready, the wait in the queue included; null unless the
+    # job is queued or rendering.
+    eta_seconds: float | None = None
     # The storyboard's total length (the creative's target until scenes exist).
     duration_seconds: float
     cost: CostView
@@ -296,8 +302,14 @@ def job_state(row: dict[str, Any]) -> JobState:
     return state
 
 
-def job_view(row: dict[str, Any], assets: dict[str, dict[str, Any]], currency: str) -> JobView:
-    """A job document from its read-model row and the rows of the assets it uses."""
+def job_view(
+    row: dict[str, Any],
+    assets: dict[str, dict[str, Any]],
+    currency: str,
+    spot: Spot | None = None,
+) -> JobView:
+    """A job document from its read-model row, the rows of the assets it uses, and its place in
+    the render queue if it has one."""
     state = job_state(row)
     assert state.context and state.ad_basics and state.creative
     creative = state.creative
@@ -327,6 +339,8 @@ def job_view(row: dict[str, Any], assets: dict[str, dict[str, Any]], currency: s
         scenes=[scene_view_of(state, s) for s in state.scenes],
         assets=[asset_view(assets[a.asset_id]) for a in creative.assets if a.asset_id in assets],
         progress=state.progress,
+        queue_position=spot.position if spot else None,
+        eta_seconds=spot.eta_seconds if spot else None,
         duration_seconds=state.duration_seconds,
         cost=CostView(
             total=cost.total,
