@@ -155,13 +155,20 @@ async def timeline(api: Api, job_id: str) -> dict[str, float]:
     """Seconds from the approval to each step, from the job's own events."""
     _, page = await api.call("GET", f"/jobs/{job_id}/history?pageSize=100")
     times: dict[str, datetime] = {}
+    render_seconds = 0.0
     for event in page["items"]:
         kind = event["type"].removeprefix("job.")
         if kind == "render_progress":
             kind = "first progress"
+        if kind == "render_completed":
+            render_seconds = event["data"]["renderSeconds"]
         times.setdefault(kind, datetime.fromisoformat(event["recordedAt"]))
     approved = times["approved"]
-    return {k: (t - approved).total_seconds() for k, t in times.items() if t >= approved}
+    steps = {k: (t - approved).total_seconds() for k, t in times.items() if t >= approved}
+    # renderSeconds runs from the call to the child (assets fetched) to its answer: what is left
+    # before render_completed is the upload of the MP4 and the completion's append.
+    steps["render_started + renderSeconds"] = steps["render_started"] + render_seconds
+    return steps
 
 
 # ---- the encode floor, in a fresh process --------------------------------------------------------
