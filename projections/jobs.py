@@ -1,4 +1,5 @@
-"""The `jobs` and `job_scenes` read models, folded with the job aggregate's own `evolve`.
+"""The `jobs` and `job_scenes` read models, folded with the job aggregate's own `evolve`, and the
+render queue beside them (projections/render_queue.py).
 
 `jobs.state` holds the aggregate's state as JSON, so the API shows exactly what the domain
 decides with; the other columns are that state flattened for filters and stats.
@@ -14,6 +15,8 @@ from adpipe.domain.job import JobState, evolve
 from adpipe.events.job import JOB_EVENTS, SceneRegenerated, ScenesGenerated, SceneUpdated
 from adpipe.events.narration import NarrationSynthesized
 from adpipe.projector import Projection
+
+from .render_queue import fold_render_queue
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -31,7 +34,7 @@ def decode_state(raw: str | bytes) -> JobState:
 
 class JobsProjection(Projection):
     name = "jobs"
-    tables = ("jobs", "job_scenes")
+    tables = ("jobs", "job_scenes", "render_queue", "render_speed")
     handles = frozenset(cls.type_name() for cls in JOB_EVENTS)
 
     async def apply(self, conn: AsyncConnection[Any], envelope: Envelope) -> None:
@@ -46,6 +49,7 @@ class JobsProjection(Projection):
         state = evolve(before, envelope.data)
         await _upsert_job(conn, state, envelope)
         await _update_scenes(conn, job_id, state, envelope)
+        await fold_render_queue(conn, envelope)
 
 
 async def _upsert_job(conn: AsyncConnection[Any], state: JobState, envelope: Envelope) -> None:

@@ -9,7 +9,6 @@ from .assets import AssetsProjection
 from .campaigns import CampaignsProjection
 from .clients import ClientsProjection
 from .jobs import JobsProjection
-from .render_queue import RenderQueueProjection
 from .webhooks import WebhooksProjection
 
 CLASSES: tuple[type[Projection], ...] = (
@@ -17,7 +16,6 @@ CLASSES: tuple[type[Projection], ...] = (
     CampaignsProjection,
     AssetsProjection,
     JobsProjection,
-    RenderQueueProjection,
     WebhooksProjection,
 )
 PROJECTION_NAMES: tuple[str, ...] = tuple(cls.name for cls in CLASSES)
