@@ -229,21 +229,43 @@ def tree(root: int) -> list[int]:
     return found
 
 
-def memory(roots: list[int]) -> tuple[int, int, int]:
-    """(sum of RSS, sum of PSS, processes) over the trees under `roots`, in bytes."""
+def _kind(pid: int) -> str:
+    """What a process is, for the breakdown: postgres, nats-server, sandbox child, or its role."""
+    try:
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        return "?"
+    words = [a.decode(errors="replace") for a in argv if a]
+    name = Path(words[0]).name if words else "?"
+    if name.startswith("postgres"):
+        return "postgres"
+    if "adpipe.sandbox" in words:
+        return "render children"
+    if "adpipe" in words and words.index("adpipe") + 1 < len(words):
+        return "python: " + " ".join(words[words.index("adpipe") + 1 :][:2]).split(" --")[0]
+    return "python: up" if "up" in words else name
+
+
+def memory(roots: list[int]) -> tuple[int, int, int, dict[str, tuple[int, int]]]:
+    """(sum of RSS, sum of PSS, processes, {kind: (RSS, PSS)}) over the trees under `roots`."""
     rss = pss = count = 0
+    kinds: dict[str, tuple[int, int]] = {}
     for pid in (p for root in roots for p in tree(root)):
+        one_rss = one_pss = 0
         try:
             with open(f"/proc/{pid}/smaps_rollup") as rollup:
                 for line in rollup:
                     if line.startswith("Rss:"):
-                        rss += int(line.split()[1]) * 1024
+                        one_rss = int(line.split()[1]) * 1024
                     elif line.startswith("Pss:"):
-                        pss += int(line.split()[1]) * 1024
-            count += 1
+                        one_pss = int(line.split()[1]) * 1024
         except OSError:
             continue  # gone meanwhile, or a kernel thread
-    return rss, pss, count
+        rss, pss, count = rss + one_rss, pss + one_pss, count + 1
+        kind = _kind(pid)
+        before = kinds.get(kind, (0, 0))
+        kinds[kind] = (before[0] + one_rss, before[1] + one_pss)
+    return rss, pss, count, kinds
 
 
 # ---- the run ----------------------------------------------------------------------------------
@@ -344,14 +366,14 @@ async def main(args: argparse.Namespace) -> None:
             (pid_file,) = home.glob("postgres/**/postmaster.pid")
             roots = [up.pid, int(pid_file.read_text().split()[0])]
             idle = memory(roots)
-            peak = list(idle)
+            highest = [idle]  # the sample with the largest RSS sum
             stop = asyncio.Event()
 
             async def sample() -> None:
                 while not stop.is_set():
                     now = await asyncio.to_thread(memory, roots)
-                    if now[0] > peak[0]:
-                        peak[:] = now
+                    if now[0] > highest[0][0]:
+                        highest[0] = now
                     await asyncio.sleep(0.2)
 
             sampler = asyncio.create_task(sample())
@@ -361,6 +383,7 @@ async def main(args: argparse.Namespace) -> None:
             took = await approve_and_wait(api, jobs[1 : 1 + args.queued], every=0.2)
             stop.set()
             await sampler
+            peak = highest[0]
             single, many = 6 / alone, 6 * args.queued / took
             print("\nrenders (6 s, 720p each), from approve to completed, video s per s")
             print(f"{'1 job alone':<34}{single:>10.2f}")
@@ -375,6 +398,11 @@ async def main(args: argparse.Namespace) -> None:
             print(f"{'peak RSS sum GiB':<34}{peak[0] / gib:>10.2f}")
             print(f"{'PSS sum at that peak GiB':<34}{peak[1] / gib:>10.2f}")
             print(f"{'peak / 2 GiB target':<34}{peak[0] / RSS_LIMIT_BYTES:>10.2f}")
+            print(f"{'peak PSS / 2 GiB target':<34}{peak[1] / RSS_LIMIT_BYTES:>10.2f}")
+            print("  at the peak, by process (RSS / PSS MiB; a backend's RSS counts the shared")
+            print("  buffers it touched, so Postgres' RSS sum counts them once per backend):")
+            for kind, (one_rss, one_pss) in sorted(peak[3].items(), key=lambda kv: -kv[1][0]):
+                print(f"    {kind:<30}{one_rss / 2**20:>8.0f}{one_pss / 2**20:>8.0f}")
     finally:
         await session.close()
         await media_runner.cleanup()
