@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/eventstore.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/voice.py
 	$(BIN)/python bench/media.py

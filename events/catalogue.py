@@ -20,6 +20,7 @@ from .job import (
     RegenerationFailed,
     RenderCompleted,
     RenderProgress,
+    RenderQueued,
     RenderStarted,
     SceneRegenerated,
     SceneRegenerationRequested,
@@ -59,6 +60,7 @@ AnyEvent = (
     | RegenerationFailed
     | SceneUpdated
     | JobApproved
+    | RenderQueued
     | RenderStarted
     | RenderProgress
     | RenderCompleted

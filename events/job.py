@@ -140,6 +140,18 @@ class JobApproved(Event, frozen=True, kw_only=True, tag="job.approved"):
     """The storyboard is approved and locked; rendering may start."""
 
 
+class RenderQueued(Event, frozen=True, kw_only=True, tag="job.render_queued"):
+    """The job is ready to render (approved, every narration in) and waits for a renderer.
+
+    Appended with the event that made it ready. Renders start in this order (the order of the
+    log); the read model ranks the jobs queued and not yet started for their `queuePosition`.
+    `eta_seconds` is the estimate when queued, the wait for the renders ahead included.
+    """
+
+    video_seconds: float
+    eta_seconds: float | None = None
+
+
 class RenderStarted(Event, frozen=True, kw_only=True, tag="job.render_started"):
     attempt: int = 1
     worker: str = ""
@@ -184,6 +196,7 @@ JOB_EVENTS: tuple[type[Event], ...] = (
     RegenerationFailed,
     SceneUpdated,
     JobApproved,
+    RenderQueued,
     RenderStarted,
     RenderProgress,
     RenderCompleted,

@@ -1,4 +1,5 @@
-"""The `jobs` and `job_scenes` read models, folded with the job aggregate's own `evolve`.
+"""The `jobs` and `job_scenes` read models, folded with the job aggregate's own `evolve`, and the
+render queue beside them (projections/render_queue.py).
 
 `jobs.view` is the job document the API serves (`adpipe.api.views.job_view`, camelCase JSON),
 written here so a read is one query that returns it as stored. `jobs.state` holds the
@@ -24,6 +25,8 @@ from adpipe.events.job import JOB_EVENTS, SceneRegenerated, ScenesGenerated, Sce
 from adpipe.events.narration import NarrationSynthesized
 from adpipe.projector import Projection, shape_version
 
+from .render_queue import fold_render_queue
+
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
 
@@ -40,7 +43,7 @@ def decode_state(raw: str | bytes) -> JobState:
 
 class JobsProjection(Projection):
     name = "jobs"
-    tables = ("jobs", "job_scenes")
+    tables = ("jobs", "job_scenes", "render_queue", "render_speed")
     handles = frozenset(cls.type_name() for cls in JOB_EVENTS)
     version = shape_version(STORED_VIEWS_REVISION, JobState, JobView)
 
@@ -58,6 +61,7 @@ class JobsProjection(Projection):
         view = job_view(state, created_at=created_at, updated_at=envelope.recorded_at)
         await _upsert_job(conn, state, encoded(view), envelope)
         await _update_scenes(conn, job_id, state, envelope)
+        await fold_render_queue(conn, envelope)
 
 
 async def _upsert_job(

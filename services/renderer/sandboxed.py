@@ -42,6 +42,13 @@ def render_limits(settings: Settings) -> ChildLimits:
     return ChildLimits(memory_bytes=settings.render_memory_bytes)
 
 
+def render_sandbox(settings: Settings) -> Sandbox:
+    """Children for the renderer service: one is kept started with the engine imported, so a
+    render begins with its first frame instead of an interpreter start and PyAV's, Pillow's and
+    numpy's imports (~0.4 s on the 2-core target, ~8% of a 30 s ad at 720p)."""
+    return Sandbox(render_limits(settings), name="rendering", preload=(__name__,), keep_spare=True)
+
+
 async def render_in_child(
     spec: RenderSpec,
     assets: Mapping[str, RenderAsset],
@@ -49,11 +56,13 @@ async def render_in_child(
     *,
     limits: ChildLimits,
     on_progress: Callable[[int, int], None] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> RenderResult:
     """`render(spec, assets, out_path)` in a child within `limits`.
 
     `on_progress(done, total)` is called on the event loop a few times a second and last with
-    `(total, total)`. Raises RenderFailed (the engine's, or a limit's) or Crashed; cancelling
+    `(total, total)`. `sandbox` runs it (its own limits apply), else a child within `limits`.
+    Raises RenderFailed (the engine's, or a limit's) or Crashed; cancelling
     the call kills the child. On any failure no partial output file is left behind.
     """
     out = Path(out_path)
@@ -63,7 +72,7 @@ async def render_in_child(
             on_progress(*value)
 
     try:
-        return await Sandbox(limits, name="rendering").run_reporting(
+        return await (sandbox or Sandbox(limits, name="rendering")).run_reporting(
             progress, _render, spec, dict(assets), str(out)
         )
     except ChildRaised as exc:

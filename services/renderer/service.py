@@ -40,7 +40,7 @@ from .engine import (
     RenderNarration,
     RenderSpec,
 )
-from .sandboxed import render_in_child, render_limits
+from .sandboxed import render_in_child, render_limits, render_sandbox
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -52,9 +52,12 @@ NAME = "renderer"
 SUBJECTS = ["adpipe.job.approved", "adpipe.job.narration_synthesized"]
 # File name endings of the narration formats, so the engine's demuxer need not guess.
 _AUDIO_EXTENSIONS = {"audio/wav": ".wav", "audio/mpeg": ".mp3", "audio/ogg": ".ogg"}
-# Progress events: at most one per PROGRESS_SECONDS unless it moved PROGRESS_STEP percent.
+# Progress events: one every PROGRESS_SECONDS, or sooner once it moved PROGRESS_STEP percent, but
+# never more than one per PROGRESS_MIN_SECONDS: each event is an append, a relay, folds in every
+# projection and live streams, all on the cores x264 is using (a 720p ad renders ~15% a second).
 PROGRESS_SECONDS = 2.0
 PROGRESS_STEP = 5
+PROGRESS_MIN_SECONDS = 1.0
 # How often the job's stream is checked for a cancellation while rendering.
 CANCEL_POLL_SECONDS = 0.5
 
@@ -75,6 +78,7 @@ class Renderer:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.worker = f"{socket.gethostname()}:{NAME}"
+        self.sandbox = render_sandbox(core.settings)
 
     async def handle(self, delivery: Delivery) -> None:
         envelope = delivery.envelope
@@ -103,10 +107,11 @@ class Renderer:
 
     async def fetch_narrations(self, state: JobState, folder: Path) -> list[RenderNarration]:
         narrations = []
+        copies = []
         for narration in narrations_in_order(state):
             extension = _AUDIO_EXTENSIONS.get(narration.content_type, "")
             path = folder / f"narration-{narration.scene_number}{extension}"
-            await self.core.blobs.to_file(narration.blob_id, path)
+            copies.append(self.core.blobs.to_file(narration.blob_id, path))
             narrations.append(
                 RenderNarration(
                     scene_number=narration.scene_number,
@@ -115,11 +120,13 @@ class Renderer:
                     words=list(narration.words),
                 )
             )
+        await asyncio.gather(*copies)  # each copy is round trips to Postgres: overlap them
         return narrations
 
     async def fetch_assets(self, state: JobState, folder: Path) -> dict[str, RenderAsset]:
         assert state.creative is not None
         assets: dict[str, RenderAsset] = {}
+        copies = []
         for ref in state.creative.assets:
             blob_id = state.blobs.get(ref.asset_id)
             if blob_id is None:  # given by id at creation: its blob is on the asset's stream
@@ -129,14 +136,17 @@ class Renderer:
             if blob_id is None:
                 raise Permanent(f"asset {ref.asset_id} has no stored content", code="asset_missing")
             path = folder / ref.asset_id
-            await self.core.blobs.to_file(blob_id, path)
+            copies.append(self.core.blobs.to_file(blob_id, path))
             assets[ref.asset_id] = RenderAsset(id=ref.asset_id, type=ref.type, path=str(path))
+        await asyncio.gather(*copies)
         return assets
 
     async def render_job(self, state: JobState, folder: Path, meta: Metadata) -> None:
         assert state.creative is not None and state.ad_basics is not None
         creative = state.creative
-        assets = await self.fetch_assets(state, folder)
+        assets, narrations = await asyncio.gather(
+            self.fetch_assets(state, folder), self.fetch_narrations(state, folder)
+        )
         audio = next((a.asset_id for a in creative.assets if a.type == "audio"), None)
         spec = RenderSpec(
             scenes=list(state.scenes),
@@ -147,7 +157,7 @@ class Renderer:
             style=creative.direction.style,
             product=state.ad_basics.product,
             audio_asset_id=audio,
-            narrations=await self.fetch_narrations(state, folder),
+            narrations=narrations,
         )
         out = folder / "video.mp4"
         progress = Progress()
@@ -162,6 +172,7 @@ class Renderer:
                 out,
                 limits=render_limits(self.core.settings),
                 on_progress=progress.update,
+                sandbox=self.sandbox,
             )
         )
         watcher = asyncio.create_task(self.watch(state, progress, work, started, meta))
@@ -226,8 +237,11 @@ class Renderer:
                 continue
             percent = int(100 * progress.done / progress.total)
             now = time.monotonic()
-            if percent > last_percent and (
-                percent - last_percent >= PROGRESS_STEP or now - last_time >= PROGRESS_SECONDS
+            since = now - last_time
+            if (
+                percent > last_percent
+                and since >= PROGRESS_MIN_SECONDS
+                and (percent - last_percent >= PROGRESS_STEP or since >= PROGRESS_SECONDS)
             ):
                 elapsed = now - started
                 rate = progress.done / elapsed if elapsed > 0 else 0
@@ -245,14 +259,19 @@ class Renderer:
 
 async def run(core: Core, nc: NATS, stop: asyncio.Event) -> None:
     settings = core.settings
+    renderer = Renderer(core)
     spec = service_spec(
         core.store,
         settings,
         name=NAME,
         subjects=SUBJECTS,
-        handle=Renderer(core).handle,
+        handle=renderer.handle,
         stage="rendering",
-        # Rendering uses every core: one render per process, more processes for more throughput.
-        concurrency=1,
+        # Beyond this many renders, jobs wait in JetStream in the order of the log (fetches take
+        # only what a free slot can start), and the render_queue read model shows their place.
+        concurrency=settings.render_concurrency,
     )
-    await ServiceRunner(spec, nc.jetstream()).run(stop)
+    try:
+        await ServiceRunner(spec, nc.jetstream()).run(stop)
+    finally:
+        await renderer.sandbox.close()

@@ -24,6 +24,7 @@ from adpipe.events.catalogue import Metadata
 from adpipe.events.job import SceneRegenerated, ScenesGenerated, SceneUpdated
 from adpipe.jobs import execute, load_job
 from adpipe.observability.providers import record_tts_call
+from adpipe.render_queue import estimate_now
 from adpipe.worker import Delivery, Retry, ServiceRunner, ServiceSpec
 
 from .engine import (
@@ -203,10 +204,15 @@ class Narrator:
             lengthened=fitted.lengthened,
             note=fitted.note,
         )
+        # Approved already: this narration may be the last one, which queues the render.
+        estimate = (
+            await estimate_now(self.core.pool, self.core.settings.render_seconds_per_video_second)
+            if state.status == "in_progress"
+            else None
+        )
+        command = RecordNarration(narration=narration, render_estimate=estimate)
         try:
-            new, _ = await execute(
-                self.core.store, state.job_id, RecordNarration(narration=narration), meta
-            )
+            new, _ = await execute(self.core.store, state.job_id, command, meta)
         except ValidationFailed as exc:  # lengthening would break the longest ad allowed
             return await self.fail(state, scene, "script_too_long", exc.detail, meta)
         return new

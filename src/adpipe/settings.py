@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -110,6 +110,25 @@ class PlannerSettings(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.convert(_section(env, cls, PLANNER_PREFIX), cls)
 
 
+def half_the_cpus() -> int:
+    """half the CPUs the process may use, at least 1"""
+    return max(1, available_cpus() // 2)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on: its affinity mask, capped by a cgroup v2 CPU quota (a
+    container limited to 1.5 CPUs counts 1). os.cpu_count() sees the host's, not ours."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = cpus or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit readable: the affinity mask is the limit
+    return cpus
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Every tunable, read by `load_settings`: field `name` from ADPIPE_<NAME> unless
     `VARIABLES` names another source. The comment above a field is its documented reason: the
@@ -190,6 +209,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Frames per second of every render: 30 is what ad platforms expect. Lower only where the
     # motion does not matter (the API tests render at a few frames a second to stay fast).
     render_fps: int = 30
+    # Renders one renderer process runs at once (ADPIPE_RENDER_CONCURRENCY); jobs beyond wait in
+    # the order they were approved, with their queue position on the job. One render keeps two
+    # cores busy (x264's two frame threads plus compositing, engine/encode.py), so the default
+    # is half the CPUs this process may use (affinity, and a cgroup's quota when one is set).
+    render_concurrency: Annotated[int, msgspec.Meta(ge=1)] = msgspec.field(
+        default_factory=half_the_cpus
+    )
+    # Seconds of rendering per second of video assumed for queue estimates until a render has
+    # finished and been measured (720p renders at ~4x real time on two cores, 1080p at ~2x).
+    render_seconds_per_video_second: float = 0.4
 
     # Per-user limits (429 with Retry-After past them; other users are unaffected).
     # Unfinished jobs: a marketer reviews a handful at once; beyond that it is a script.

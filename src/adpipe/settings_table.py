@@ -97,7 +97,12 @@ def write_readme(path: Path) -> bool:
 def _default(field: msgspec.structs.FieldInfo) -> str:
     value: Any = field.default
     if value is msgspec.NODEFAULT and field.default_factory is not msgspec.NODEFAULT:
-        value = field.default_factory()
+        # A default worked out from the machine is described, not shown: the README is the
+        # same wherever it is generated.
+        factory = field.default_factory
+        if getattr(factory, "__module__", None) == settings_module.__name__ and factory.__doc__:
+            return str(factory.__doc__)
+        value = factory()
     if value is None:
         return "unset"
     if isinstance(value, msgspec.Struct):

@@ -39,14 +39,17 @@ from adpipe.errors import InvalidTransition, ValidationFailed
 from adpipe.events.job import (
     Creative,
     Direction,
+    JobApproved,
     JobAssetRef,
     JobContext,
     JobCreated,
     JobFailed,
+    RenderQueued,
     Voiceover,
 )
 from adpipe.events.narration import NarrationFailed, NarrationSynthesized, WordTiming
 from adpipe.events.scene import Scene
+from adpipe.render_queue import RenderEstimate
 from testkit.seed import SMART_WATCH
 
 
@@ -383,3 +386,27 @@ def test_random_review_sequences_keep_the_narration_promises(
                 assert new.duration >= old.duration
         if state.status == "in_progress" and before.status == "storyboard_review":
             assert not failed_scenes(before), "approved over a failed narration"
+
+
+def test_the_event_that_makes_the_job_ready_queues_its_render_once() -> None:
+    state = in_review()
+    # Approval with narrations still to make: approved, not queued.
+    assert [type(e) for e in decide(state, Approve())] == [JobApproved]
+    state = run(state, Approve(), narration(state, 1), narration(state, 2))
+    estimate = RenderEstimate(wait_seconds=20.0, seconds_per_video_second=0.5)
+    command = msgspec.structs.replace(narration(state, 4), render_estimate=estimate)
+    events = decide(state, command)
+    assert [type(e) for e in events] == [NarrationSynthesized, RenderQueued]
+    queued = events[-1]
+    assert isinstance(queued, RenderQueued)
+    assert queued.video_seconds == state.duration_seconds
+    assert queued.eta_seconds == 20.0 + 0.5 * state.duration_seconds  # the wait counts
+    state = run(state, command)
+    assert ready_to_render(state) and decide(state, command) == []  # a redelivery: no news
+
+
+def test_approving_a_job_with_nothing_to_narrate_queues_its_render() -> None:
+    state = run(JobState(), create(voiceover=None), storyboard())
+    events = decide(state, Approve())
+    assert [type(e) for e in events] == [JobApproved, RenderQueued]
+    assert events[-1] == RenderQueued(video_seconds=state.duration_seconds, eta_seconds=None)

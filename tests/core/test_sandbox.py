@@ -208,3 +208,46 @@ async def test_a_child_does_not_outlive_a_parent_killed_by_sigkill(tmp_path: Pat
         if parent.poll() is None:
             parent.kill()
             parent.wait(10)
+
+
+def sandbox_children() -> list[int]:
+    """Live sandbox children of this process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and running(int(entry.name)):
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat[1]) == os.getpid() and b"adpipe.sandbox" in command:
+                found.append(int(entry.name))
+    return found
+
+
+def uptime() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
+async def test_a_spare_child_waits_with_its_modules_loaded_and_serves_one_call_only() -> None:
+    sandbox = Sandbox(ChildLimits(), preload=("wave",), keep_spare=True)
+    try:
+        first = await sandbox.run(targets.started_with, "wave")
+        assert first["loaded"]  # preloaded before the call
+        await asyncio.sleep(1.0)
+        asked = uptime()
+        second = await sandbox.run(targets.started_with, "wave")
+        # The spare was started after the first call, before the second was asked for.
+        assert second["started"] < asked and second["pid"] != first["pid"]
+        assert not running(first["pid"])
+
+        async def spare_waits() -> bool:
+            return bool(sandbox_children())
+
+        await eventually(spare_waits, within=10)  # started for the next call
+    finally:
+        await sandbox.close()
+    assert sandbox_children() == []
+    # Closed: no spare is left behind, and the sandbox still runs calls (in fresh children).
+    assert await sandbox.run(targets.add, 1, 2) == 3
+    await sandbox.close()

@@ -92,3 +92,16 @@ def segfault_decoding(path: str, *args: Any) -> None:
 
 def environment() -> dict[str, str]:
     return dict(os.environ)
+
+
+def started_with(module: str) -> dict[str, Any]:
+    """Whether `module` was imported in this child, and when the child started (seconds since
+    boot), for the spare-child test."""
+    import sys
+
+    ticks = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])
+    return {
+        "pid": os.getpid(),
+        "loaded": module in sys.modules,
+        "started": ticks / os.sysconf("SC_CLK_TCK"),
+    }

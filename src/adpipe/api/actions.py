@@ -18,6 +18,7 @@ from adpipe.domain.job import (
     RequestSceneRegeneration,
 )
 from adpipe.jobs import execute, job_stream
+from adpipe.render_queue import estimate_now
 
 from .errors import problem_specs
 from .fields import NON_BLANK, Feedback, IdempotencyKey, Prefer
@@ -127,6 +128,9 @@ async def _act(
 ) -> Reply:
     await owned_job(api, user, job_id)
     command = command_for(data)
+    if isinstance(command, Approve):  # it may queue the render: say how long the wait is
+        speed = api.settings.render_seconds_per_video_second
+        command = Approve(render_estimate=await estimate_now(api.core.pool, speed))
     event_id = ids.new("event:action")
     store = api.core.store
     # A retry whose first attempt was recorded (its answer lost) must not act a second time.

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from litestar import Response
 from litestar.enums import MediaType
 
@@ -20,6 +21,7 @@ from adpipe.domain.narration import scenes_to_narrate
 from adpipe.errors import DependencyUnavailable, JobStateConflict, NotFound, ValidationFailed
 from adpipe.jobs import load_job
 from adpipe.projections.jobs import decode_state
+from adpipe.render_queue import Spot, read_queue, spots
 
 from . import reads
 
@@ -54,6 +56,38 @@ def job_state(row: Row) -> JobState:
     return state
 
 
+# Statuses of a job in the render queue: approved and waiting (in_progress), or rendering.
+_IN_QUEUE = frozenset({"in_progress", "rendering"})
+
+
+async def queue_spots(api: ApiState, job_ids: list[str]) -> dict[str, Spot]:
+    """Queue positions and estimates from the render_queue read model; no query without jobs
+    that can be in it (most reads)."""
+    if not job_ids:
+        return {}
+    async with api.core.pool.connection() as conn:
+        queue, speed = await read_queue(conn, api.settings.render_seconds_per_video_second)
+    return spots(queue, speed, job_ids)
+
+
+async def placed(api: ApiState, rows: list[Row]) -> list[str]:
+    """The rows' stored documents (`id`, `status`, `document`), each job in the render queue
+    with its place and estimate. A place moves whenever another render starts or ends, so it is
+    added as the document is read, never stored in it; only queued jobs pay for the decoding."""
+    queued = await queue_spots(api, [r["id"] for r in rows if r["status"] in _IN_QUEUE])
+    documents = []
+    for row in rows:
+        document: str = row["document"]
+        spot = queued.get(row["id"])
+        if spot is not None:
+            fields = msgspec.json.decode(document)
+            fields["queuePosition"] = spot.position
+            fields["etaSeconds"] = spot.eta_seconds
+            document = msgspec.json.encode(fields).decode()
+        documents.append(document)
+    return documents
+
+
 def json_response(body: bytes) -> Response[Any]:
     """An answer of JSON already encoded (a stored view): litestar sends the bytes as they are."""
     return Response(content=body, media_type=MediaType.JSON)
@@ -75,8 +109,9 @@ async def job_document(api: ApiState, user: str, job_id: str) -> JobDocument:
         raise NotFound(f"job {job_id} does not exist")
     if row["document"] is None:  # a row from before stored views, until the rebuild swaps in
         raise DependencyUnavailable("the jobs read model is being rebuilt; try again shortly")
+    [document] = await placed(api, [row])
     return JobDocument(
-        body=row["document"].encode(), status=row["status"], regenerating=bool(row["pending"])
+        body=document.encode(), status=row["status"], regenerating=bool(row["pending"])
     )
 
 

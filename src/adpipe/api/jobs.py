@@ -33,6 +33,7 @@ from .job_access import (
     job_state,
     json_response,
     narrating,
+    placed,
     wait_for_job,
 )
 from .job_requests import JobBody, resolve_creative
@@ -270,7 +271,7 @@ async def list_jobs(
     page: PageNumber = 1,
     page_size: PageSize = 20,
 ) -> Response[JobPage]:
-    documents, total = await reads.job_documents(
+    rows, total = await reads.job_documents(
         api.reads,
         user,
         api.settings.prices.currency,
@@ -280,7 +281,7 @@ async def list_jobs(
         page=page,
         page_size=page_size,
     )
-    return json_response(page_json(documents, total, page, page_size))
+    return json_response(page_json(await placed(api, rows), total, page, page_size))
 
 
 @get("/{job_id:str}", summary="Get a job, with its scenes", responses=problem_specs(404))

@@ -241,8 +241,9 @@ async def job_documents(
     campaign_id: str | None,
     page: int,
     page_size: int,
-) -> tuple[list[str], int]:
-    """A page of the user's job documents (JSON text), newest first, and the total."""
+) -> tuple[list[Row], int]:
+    """A page of the user's jobs (`id`, `status`, and `document`: JSON text), newest first, and
+    the total."""
     where, params = _owned_by(user, status=status, client_id=client_id, campaign_id=campaign_id)
     rows, total = await _page(
         pool,
@@ -251,10 +252,10 @@ async def job_documents(
         params,
         page,
         page_size,
-        columns=f"({DOCUMENT})::text AS document",
+        columns=f"t.id, t.status, ({DOCUMENT})::text AS document",
         column_params=[currency],
     )
-    return [r["document"] for r in rows], total
+    return rows, total
 
 
 _MAX_SCENES = 10_000

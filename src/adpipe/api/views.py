@@ -148,6 +148,11 @@ class JobView(View, frozen=True, kw_only=True):
     assets: list[AssetView]
     # Render progress, 0–100 (100 once completed).
     progress: int
+    # Approved and waiting for a free renderer: 1 for the next render to start; null otherwise.
+    queue_position: int | None = None
+    # Seconds until the video should be ready, the wait in the queue included; null unless the
+    # job is queued or rendering.
+    eta_seconds: float | None = None
     # The storyboard's total length (the creative's target until scenes exist).
     duration_seconds: float
     cost: CostView
@@ -302,8 +307,9 @@ def _pending(state: JobState) -> PendingActionView | None:
 
 def job_view(state: JobState, *, created_at: datetime, updated_at: datetime) -> JobView:
     """A job document from its folded state, as the jobs projection stores it: without its
-    `assets` (the assets read model's rows, added when it is read) and with the currency left
-    empty (the API's setting, filled in when it is read)."""
+    `assets` (the assets read model's rows, added when it is read), with the currency left
+    empty (the API's setting, filled in when it is read), and without a place in the render
+    queue (added when it is read: it moves as other renders start and end)."""
     assert state.context and state.ad_basics and state.creative
     creative = state.creative
     cost = state.cost

@@ -26,6 +26,7 @@ from adpipe.events.job import (
     RegenerationFailed,
     RenderCompleted,
     RenderProgress,
+    RenderQueued,
     RenderStarted,
     SceneRegenerated,
     SceneRegenerationRequested,
@@ -37,6 +38,7 @@ from adpipe.events.job import (
 )
 from adpipe.events.narration import NarrationFailed, NarrationSynthesized
 from adpipe.events.scene import Scene
+from adpipe.render_queue import RenderEstimate
 
 from .narration import (
     Narration,
@@ -44,6 +46,7 @@ from .narration import (
     fail_narration,
     failed_scenes,
     prune,
+    ready_to_render,
     record_narration,
 )
 from .regeneration import Regeneration, SceneRegeneration, StoryboardRegeneration
@@ -193,11 +196,14 @@ class UpdateScene(Command, frozen=True, kw_only=True):
 
 
 class Approve(Command, frozen=True, kw_only=True):
-    pass
+    # The render queue as the caller read it (adpipe.render_queue): if approval makes the job
+    # ready to render, job.render_queued carries the estimate, the wait in the queue included.
+    render_estimate: RenderEstimate | None = None
 
 
 class RecordNarration(Command, frozen=True, kw_only=True):
     narration: Narration
+    render_estimate: RenderEstimate | None = None  # as for Approve: it may be the last one
 
 
 class FailNarration(Command, frozen=True, kw_only=True):
@@ -400,10 +406,11 @@ def decide(state: JobState, command: Command) -> list[Event]:
                     "scene to narrate it again",
                     status=state.status,
                 )
-            return [JobApproved()]
+            return _queue_when_ready(state, [JobApproved()], command.render_estimate)
         case RecordNarration(narration=narration):
             _require(state, "storyboard_review", "in_progress", action="record a narration")
-            return record_narration(state, narration)
+            events = record_narration(state, narration)
+            return _queue_when_ready(state, events, command.render_estimate)
         case FailNarration():
             _require(state, "storyboard_review", "in_progress", action="record a failed narration")
             return fail_narration(
@@ -461,6 +468,21 @@ def decide(state: JobState, command: Command) -> list[Event]:
             )
             return [JobCancelled(reason=command.reason)]
     raise TypeError(f"unknown command {type(command).__name__}")
+
+
+def _queue_when_ready(
+    state: JobState, events: list[Event], estimate: RenderEstimate | None
+) -> list[Event]:
+    """`events`, and job.render_queued if they make the job ready to render: the one place a
+    job joins the render queue, whichever event (approval or last narration) completes it."""
+    if not events or ready_to_render(state):
+        return events
+    after = fold(events, state)
+    if not ready_to_render(after):
+        return events
+    seconds = round(sum(s.duration for s in after.scenes), 3)
+    eta = estimate.eta(seconds) if estimate is not None else None
+    return [*events, RenderQueued(video_seconds=seconds, eta_seconds=eta)]
 
 
 # ---- evolve ---------------------------------------------------------------------------------

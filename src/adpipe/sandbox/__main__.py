@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import faulthandler
+import importlib
 import os
 import pickle
 import resource
@@ -33,11 +34,15 @@ def main() -> None:
     faulthandler.enable()  # a native crash leaves a Python trace in the parent's log
     requests = sys.stdin.buffer
     setup: dict[str, Any] = pickle.loads(frames.read_frame(requests))
-    call = frames.read_frame(requests)
-    _die_with_parent(setup["parent_pid"])
+    _die_with_parent(setup["parent_pid"])  # a spare's parent may die while it waits below
     # The parent's import path, as multiprocessing's spawn does: the call's module is found
     # where the parent found it.
     sys.path[:] = [*setup["sys_path"], *(p for p in sys.path if p not in setup["sys_path"])]
+    # A spare child imports its libraries while it waits for its call (see Sandbox.keep_spare).
+    for module in setup.get("preload", ()):
+        importlib.import_module(module)
+    call = frames.read_frame(requests)
+    _watch_stdin()  # only now: it reads stdin, which carried the call
     lock = threading.Lock()
 
     def send(answer: tuple[Any, ...]) -> None:
@@ -91,6 +96,10 @@ def _die_with_parent(parent: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before prctl took effect
         os._exit(_ORPHANED)
+
+
+def _watch_stdin() -> None:
+    """Ends this process when stdin closes: where prctl is missing, the parent's death."""
 
     def watch() -> None:
         # The parent holds stdin open until this process is gone: EOF means it died. Covers

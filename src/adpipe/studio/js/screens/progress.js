@@ -4,6 +4,8 @@ import { h, uid } from '../dom.js';
 import { remaining } from '../format.js';
 import { cancelJobButton } from './job-actions.js';
 
+const QUEUE_POLL_MS = 3000;
+
 export function pendingView(job, ctx) {
   const element = h('section', { class: 'screen-body' },
     h('h1', { text: 'Planning Your Storyboard' }),
@@ -39,14 +41,24 @@ export function renderingView(job, ctx) {
     eta.textContent = remaining(data.etaSeconds);
   }
 
+  let poll = null;
   function update(fresh) {
-    // Approved and waiting for a renderer is not rendering yet; say so plainly.
-    status.textContent = fresh.status === 'rendering' ? 'Rendering' : 'Waiting for a renderer';
-    progress({ percent: fresh.progress, etaSeconds: ctx.live.progress?.etaSeconds ?? null });
+    // Approved and waiting for a renderer is not rendering yet; say so plainly, with the place
+    // in the queue when others are ahead.
+    const queued = fresh.status !== 'rendering';
+    status.textContent = !queued ? 'Rendering'
+      : fresh.queuePosition ? `Queued (position ${fresh.queuePosition})` : 'Waiting for a renderer';
+    // The job's estimate counts the wait in the queue; a render's own events are fresher.
+    const etaSeconds = ctx.live.progress?.etaSeconds ?? fresh.etaSeconds ?? null;
+    progress({ percent: fresh.progress, etaSeconds });
+    // A queued job moves up when other jobs' renders end, which its own events do not tell:
+    // read it again every few seconds until it renders.
+    clearTimeout(poll);
+    if (queued) poll = setTimeout(() => ctx.refresh().catch(() => {}), QUEUE_POLL_MS);
   }
 
   update(job);
   if (ctx.live.progress) progress(ctx.live.progress);
-  return { element, update, progress };
+  return { element, update, progress, dispose: () => clearTimeout(poll) };
 }
 
