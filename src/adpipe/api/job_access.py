@@ -109,7 +109,7 @@ async def job_document(api: ApiState, user: str, job_id: str) -> JobDocument:
         raise NotFound(f"job {job_id} does not exist")
     if row["document"] is None:  # a row from before stored views, until the rebuild swaps in
         raise DependencyUnavailable("the jobs read model is being rebuilt; try again shortly")
-    [document] = await placed(api, [row])
+    [document] = await placed(api, [{**row, "id": job_id}])
     return JobDocument(
         body=document.encode(), status=row["status"], regenerating=bool(row["pending"])
     )
