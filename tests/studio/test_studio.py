@@ -105,13 +105,14 @@ def test_an_ad_goes_from_an_empty_account_to_a_downloaded_mp4(
     page.button("Create Video Ad").click()
     page.arrive("Storyboard Review - Smart Watch Ad", timeout=60)
     job_id = page.driver.current_url.rsplit("/", 1)[-1]
-    numbers = [
-        c.get_attribute("data-scene")
-        for c in page.driver.find_elements(By.CSS_SELECTOR, "li.scene")
-    ]
+    # Read in one script, not element by element: the cards are redrawn as narrations arrive
+    # (live, from the event stream), and an element found before a redraw is stale after it.
+    numbers = page.js(
+        "return [...document.querySelectorAll('li.scene')].map((c) => c.dataset.scene)"
+    )
     assert 3 <= len(numbers) and numbers == [str(n) for n in range(1, len(numbers) + 1)]
-    first = page.scene_card(1)
-    assert first.find_element(By.TAG_NAME, "h2").text.startswith("Scene 1 (")
+    title = page.js("return document.querySelector(\"li.scene[data-scene='1'] h2\").innerText")
+    assert title.startswith("Scene 1 (")
     page.until(
         lambda d: page.js(
             "return [...document.querySelectorAll('li.scene img.preview')]"
