@@ -69,9 +69,13 @@ class Progress:
         self.done = 0
         self.total = 0
         self.cancelled = False
+        # Set by each update, so the watcher reports a short render's first frames when they
+        # are made, not at its next poll (which may come after the render has ended).
+        self.moved = asyncio.Event()
 
     def update(self, done: int, total: int) -> None:
         self.done, self.total = done, total
+        self.moved.set()
 
 
 class Renderer:
@@ -227,15 +231,21 @@ class Renderer:
     ) -> None:
         """Checks for cancellation and reports throttled progress until the render ends."""
         last_percent, last_time = -1, 0.0
+        checked = time.monotonic()
         while not work.done():
-            await asyncio.sleep(CANCEL_POLL_SECONDS)
-            if await self.cancelled(state):
-                progress.cancelled = True
-                work.cancel()  # kills the render's child process
-                return
-            if not progress.total:
-                continue
-            percent = int(100 * progress.done / progress.total)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CANCEL_POLL_SECONDS):
+                    await progress.moved.wait()
+            progress.moved.clear()
+            if time.monotonic() - checked >= CANCEL_POLL_SECONDS:
+                checked = time.monotonic()
+                if await self.cancelled(state):
+                    progress.cancelled = True
+                    work.cancel()  # kills the render's child process
+                    return
+            percent = int(100 * progress.done / progress.total) if progress.total else 0
+            if percent == 0:
+                continue  # 0% is what the job already shows; the first report is its first step
             now = time.monotonic()
             since = now - last_time
             if (
