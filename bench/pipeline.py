@@ -39,8 +39,11 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from _render_fixtures import build_assets
+
+from testkit.seed import seed_body
 
 ROOT = Path(__file__).resolve().parent.parent
 RSS_LIMIT_BYTES = 2 * 2**30
@@ -85,26 +88,17 @@ async def serve_media(folder: Path) -> tuple[web.AppRunner, str]:
 
 def seed_job(client_id: str, media: str, seconds: int = 30) -> dict[str, Any]:
     """The seed's example job (seed/v3-workflow.md): Smart Watch, 30 s, 16:9, 720p."""
-    return {
-        "context": {"clientId": client_id},
-        "adBasics": {
-            "product": "Smart Watch",
-            "targetAudience": "Tech enthusiasts",
-            "keyMessage": "Stay connected",
-            "callToAction": "Buy Now",
-        },
-        "creative": {
-            "direction": {"style": "Modern", "tone": "Energetic"},
-            "assets": [
-                {"url": f"{media}/product.jpg", "type": "image", "name": "Product Hero"},
-                {"url": f"{media}/lifestyle.mp4", "type": "video", "name": "Lifestyle Clip"},
-                {"url": f"{media}/cta.png", "type": "image", "name": "Call to Action"},
-            ],
-            "durationSeconds": seconds,
-            "aspectRatio": "16:9",
-            "resolution": "720p",
-        },
-    }
+    return seed_body(
+        client_id,
+        assets=[
+            {"url": f"{media}/product.jpg", "type": "image", "name": "Product Hero"},
+            {"url": f"{media}/lifestyle.mp4", "type": "video", "name": "Lifestyle Clip"},
+            {"url": f"{media}/cta.png", "type": "image", "name": "Call to Action"},
+        ],
+        durationSeconds=seconds,
+        aspectRatio="16:9",
+        resolution="720p",
+    )
 
 
 async def wait_until(check: Any, within: float, every: float) -> None:

@@ -29,6 +29,7 @@ from adpipe.projector import Projector
 from adpipe.settings import load_settings
 from adpipe.tasks import cancel_and_wait
 from testkit.cdn import Cdn, serving_files
+from testkit.seed import seed_body
 from testkit.speech_provider import FakeSpeechProvider, serve
 from testkit.stack import PausableService, RunningStack, running_stack
 
@@ -232,23 +233,8 @@ def anonymous(base_url: str, session: aiohttp.ClientSession) -> Client:
 
 # ---- request bodies ------------------------------------------------------------------------------
 
-
-def job_body(client_id: str, **creative: Any) -> dict[str, Any]:
-    """The seed's example job, for `client_id`; `creative` overrides creative fields."""
-    return {
-        "context": {"clientId": client_id},
-        "adBasics": {
-            "product": "Smart Watch",
-            "targetAudience": "Tech enthusiasts",
-            "keyMessage": "Stay connected",
-            "callToAction": "Buy Now",
-        },
-        "creative": {
-            "direction": {"style": "Modern", "tone": "Energetic"},
-            "assets": [],
-            **creative,
-        },
-    }
+# The seed's example job, for `client_id`; keyword arguments set creative fields.
+job_body = seed_body
 
 
 async def new_client(user: Client, name: str = "ACME") -> str:

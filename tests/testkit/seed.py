@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from adpipe.events.job import AdBasics
 
 SMART_WATCH = AdBasics(
@@ -15,25 +17,30 @@ SMART_WATCH = AdBasics(
 )
 
 
+def seed_body(client_id: str, **creative: Any) -> dict[str, Any]:
+    """The seed's Smart Watch job for `client_id`, as the JSON body the API takes; `creative`
+    sets the creative's fields (assets, duration, ...) beside the seed's direction."""
+    return {
+        "context": {"clientId": client_id},
+        "adBasics": msgspec.to_builtins(SMART_WATCH),
+        "creative": {
+            "direction": {"style": "Modern", "tone": "Energetic"},
+            "assets": [],
+            **creative,
+        },
+    }
+
+
 def job_body(
     client_id: str, image_url: str | None = None, *, duration: float = 6.0
 ) -> dict[str, Any]:
     """The seed's Smart Watch job for `client_id`: a short 720p ad, with the image at `image_url`
     as its one asset (none without it)."""
     assets = [{"url": image_url, "type": "image", "name": "Product"}] if image_url else []
-    return {
-        "context": {"clientId": client_id},
-        "adBasics": {
-            "product": "Smart Watch",
-            "targetAudience": "Tech enthusiasts",
-            "keyMessage": "Stay connected",
-            "callToAction": "Buy Now",
-        },
-        "creative": {
-            "direction": {"style": "Modern", "tone": "Energetic"},
-            "assets": assets,
-            "durationSeconds": duration,
-            "aspectRatio": "16:9",
-            "resolution": "720p",
-        },
-    }
+    return seed_body(
+        client_id,
+        assets=assets,
+        durationSeconds=duration,
+        aspectRatio="16:9",
+        resolution="720p",
+    )
