@@ -1,7 +1,7 @@
 """Load benchmark against `adpipe up`: reads per second beside a litestar hello-world, then 100 job
 creates from 10 users at once, storyboards per minute, and render throughput for 1 and 8 jobs.
 
-    .venv/bin/python bench/load.py [--seconds 3] [--rounds 3] [--no-render]
+    .venv/bin/python bench/load.py [--seconds 3] [--rounds 3] [--no-render | --reads-only]
 
 Starts `adpipe up` on a temp ADPIPE_HOME (its own Postgres and NATS), serves one PNG on
 127.0.0.1 for the jobs' URL assets (ADPIPE_ALLOW_PRIVATE_URLS=1), and drives HTTP from a separate
@@ -277,6 +277,8 @@ async def main(args: argparse.Namespace) -> None:
 
         # -- reads ----------------------------------------------------------------------------
         await read_runs(session, base, hello_port, keys[0], clients[0], image_url, args)
+        if args.reads_only:
+            return
 
         # -- creates --------------------------------------------------------------------------
         plan = [
@@ -452,4 +454,7 @@ if __name__ == "__main__":
         parser.add_argument("--seconds", type=float, default=3.0, help="per read run")
         parser.add_argument("--rounds", type=int, default=3, help="alternating read runs")
         parser.add_argument("--no-render", dest="render", action="store_false")
+        parser.add_argument(
+            "--reads-only", action="store_true", help="only the reads against the hello-world"
+        )
         asyncio.run(main(parser.parse_args()))

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -309,11 +309,18 @@ class ProjectionsWatch:
     checkpoints is seen, as before)."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[Any], names: Sequence[str], waker: Waker | None
+        self,
+        pool: AsyncConnectionPool[Any],
+        names: Sequence[str],
+        waker: Waker | None,
+        on_reached: Callable[[], None] | None = None,
     ) -> None:
         self._pool = pool
         self._names = list(names)
         self._waker = waker
+        # Called before waiters are told their position is readable: this process now knows
+        # the read models moved, maybe before the projector's NOTIFY reached it.
+        self._on_reached = on_reached
         self._waiting: list[_Waiter] = []
         self._asked = 0
         self._task: asyncio.Task[None] | None = None
@@ -349,6 +356,8 @@ class ProjectionsWatch:
                 self._asked += 1
                 asked = self._asked
                 reached = await self._checkpoints()
+                if self._on_reached is not None:
+                    self._on_reached()
                 fresh = False
                 for waiter in self._waiting:
                     if waiter.future.done():

@@ -237,6 +237,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # effect at once; a revocation from elsewhere (another API process, `adpipe keys revoke`)
     # within this bound. 0 checks every request against Postgres.
     api_key_cache_seconds: float = 1.0
+    # Single-resource reads (a job, its scenes, a client, a campaign, an asset) answered from
+    # the API process's memory until a read model moves, and never for longer than this (see
+    # api.grouped_reads). 0 reads Postgres on every request.
+    read_cache_seconds: float = 1.0
 
     # A comment line this often keeps proxies from closing an idle SSE stream; a revoked key's
     # streams close within one.

@@ -141,5 +141,8 @@ async def wait_for_job(
         row = await job_row(api, user, job_id)
         left = deadline - time.monotonic()
         if done(row) or left <= 0:
+            # What it read may be newer than what this process has heard of: a document kept
+            # from before must not answer next.
+            api.read_cache.forget()
             return row
         await waker.wait(seen, min(left, 1.0))

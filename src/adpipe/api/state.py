@@ -15,7 +15,7 @@ from adpipe.media import MediaInspector
 from adpipe.projections import PROJECTION_NAMES, projections_showing
 from adpipe.projector import ProjectionsWatch
 
-from .grouped_reads import Lookups
+from .grouped_reads import Lookups, ReadCache
 from .limits import UserLimits
 from .livehub import LiveHub
 
@@ -43,10 +43,16 @@ class ApiState:
 
     def __init__(self, core: Core, projections: Waker, nats_ready: NatsReady | None = None):
         self.core = core
+        settings = core.settings
         # LISTENs on the projector's channel: waiting for a read model wakes the moment it moves.
         self.projections = projections
+        # Rows of single-resource reads, kept until a read model moves (see grouped_reads).
+        self.read_cache = ReadCache(settings.read_cache_seconds, projections.listening.is_set)
+        projections.on_change.append(self.read_cache.forget)
         # Every request waiting for its write to be readable shares one reader of the checkpoints.
-        self.read_models = ProjectionsWatch(core.pool, PROJECTION_NAMES, projections)
+        self.read_models = ProjectionsWatch(
+            core.pool, PROJECTION_NAMES, projections, on_reached=self.read_cache.forget
+        )
         self.nats_ready = nats_ready
         # One reader of the log for every live SSE stream of this process.
         self.live = LiveHub(core)
@@ -56,7 +62,6 @@ class ApiState:
         # The single-query reads (documents, scenes, a client...) run on connections of their
         # own in autocommit: on core.pool each would be wrapped in BEGIN ... COMMIT, two more
         # round trips to Postgres for nothing. Opened and closed with the app (open_reads).
-        settings = core.settings
         self.reads: AsyncConnectionPool[Any] = AsyncConnectionPool(
             settings.database_url,
             min_size=1,
@@ -67,7 +72,7 @@ class ApiState:
             name="api-reads",
         )
         # Single-resource reads: concurrent requests share one query (see grouped_reads).
-        self.lookups = Lookups(self.reads, settings.prices.currency)
+        self.lookups = Lookups(self.reads, settings.prices.currency, self.read_cache)
 
     @property
     def settings(self) -> Settings:

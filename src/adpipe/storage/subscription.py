@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -36,6 +36,9 @@ class Waker:
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
+        # Called at once (before any waiter wakes) on every notification, and whenever the
+        # connection is (re)made or lost: what may have changed meanwhile is unknown.
+        self.on_change: list[Callable[[], None]] = []
 
     async def start(self) -> None:
         if self._task is None:
@@ -45,8 +48,11 @@ class Waker:
         if self._task is not None:
             await cancel_and_wait(self._task)
             self._task = None
+            self.listening.clear()
 
     async def _bump(self) -> None:
+        for callback in self.on_change:
+            callback()
         async with self._changed:
             self._generation += 1
             self._changed.notify_all()
@@ -69,6 +75,8 @@ class Waker:
                 raise
             except Exception as exc:  # reconnect with backoff; readers keep polling meanwhile
                 self.listening.clear()
+                for callback in self.on_change:
+                    callback()
                 log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
