@@ -36,12 +36,19 @@ def route_of(scope: Scope | dict[str, Any]) -> str:
     return template or UNMATCHED
 
 
+def header(scope: Scope, name: bytes) -> str:
+    """A request header's value ("" when absent); `name` in lower case, as ASGI gives them."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
 @contextmanager
 def request_observed(scope: Scope, request_id: str) -> Iterator[None]:
     """Binds the request's ids and opens its server span for the block (the whole request)."""
     method = str(scope.get("method", "-"))
-    headers = dict(scope["headers"])
-    incoming = headers.get(b"traceparent", b"").decode("latin-1") or None
+    incoming = header(scope, b"traceparent") or None
     correlation.start_work()
     correlation.bind(role_name="api", request=request_id)
     HTTP_IN_PROGRESS.inc()
