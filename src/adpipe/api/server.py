@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 from collections.abc import Iterator
@@ -69,6 +70,11 @@ async def serve_api(
                     raise RuntimeError("the API server stopped before it started")
                 await asyncio.sleep(0.02)
             log.info("API listening on http://%s:%s", settings.host, server.port)
+            # What start-up loaded (modules, the schema, the routes) lives as long as the
+            # process: frozen out of the collector's sight, a full collection no longer walks
+            # all of it while requests wait (a pause every request in flight showed at p99).
+            gc.collect()
+            gc.freeze()
             if ready is not None:
                 ready.set()
             await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
