@@ -43,8 +43,9 @@ MAX_GROUP = 64
 _ASKED = "unnest(%s::text[], %s::text[]) WITH ORDINALITY AS q(id, user_id, n)"
 
 
-# Past this many rows the cache starts again empty: a bound, not an eviction policy.
-MAX_CACHED = 20_000
+# Past this many rows the cache starts again empty: a bound, not an eviction policy. A job
+# document is a few KiB (more with many scenes), so this holds the cache to some MiB.
+MAX_CACHED = 2_000
 
 
 class ReadCache:
