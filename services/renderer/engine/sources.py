@@ -38,8 +38,10 @@ _THREADED_DECODE_PIXELS = 1920 * 1088
 # and a scale (~3 ms for a 1080p source on the 2-core target). The seed's ad shows its 5 s clip
 # for 11.3 s; keeping it saved ~0.5 CPU s of a render whose x264 floor is ~6.5. Up to this many
 # bytes per render (a 720p frame is 1.4 MB: ~9 s of a 30 fps clip, ~4 s at 1080p); a longer clip
-# is decoded again as before.
+# is decoded again as before. Only for clips shown at least this many times their length: a
+# whole pass held in memory to spare a few frames' decoding is not worth it.
 CLIP_KEEP_BYTES = 256 * 2**20
+CLIP_KEEP_MIN_REPLAY = Fraction(3, 2)
 
 
 class Picture(NamedTuple):
@@ -121,7 +123,7 @@ class KeptClip:
         self.length: Fraction | None = None  # of one pass, once `pictures` holds all of it
         self.bytes = 0
         self.filling = False
-        self.refused = False  # too large, or shown no longer than it lasts: never kept
+        self.refused = False  # too large, or not shown long enough to pay: never kept
 
     def clear(self) -> None:
         self.pictures, self.bytes, self.length, self.filling = [], 0, None, False
@@ -178,7 +180,7 @@ class VideoSource:
         if (
             seconds is None
             or Fraction(rate) > fps
-            or kept.shown_seconds <= seconds
+            or kept.shown_seconds < seconds * CLIP_KEEP_MIN_REPLAY
             or seconds * Fraction(rate) * width * height * 3 // 2 > kept.budget
         ):
             kept.refused = True
