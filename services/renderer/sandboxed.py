@@ -91,13 +91,18 @@ async def render_in_child(
 def _render(
     report: Reporter, spec: RenderSpec, assets: dict[str, RenderAsset], out_path: str
 ) -> RenderResult:
-    """The child's side: the engine, its per-frame progress thinned out to `report`."""
+    """The child's side: the engine, its per-frame progress thinned out to `report`, plus the
+    frame that reaches the first whole percent: the service publishes no 0%, so waiting out
+    `REPORT_SECONDS` after the first frame held the job's first progress back by that much."""
     last = 0.0
+    stepped = False
 
     def on_progress(done: int, total: int) -> None:
-        nonlocal last
+        nonlocal last, stepped
         now = time.monotonic()
-        if done == total or now - last >= REPORT_SECONDS:
+        first_step = not stepped and done * 100 >= total
+        if done == total or now - last >= REPORT_SECONDS or first_step:
+            stepped = stepped or first_step
             last = now
             report((done, total))
 

@@ -13,7 +13,7 @@ from adpipe.captions import Cue, SceneWords, build_cues, estimate_words
 from . import text
 from .assets import prepare_still
 from .motion import ZOOM_HEADROOM, KenBurns, choose_path
-from .sources import Source, StaticSource, StillSource, VideoSource
+from .sources import KeptClip, Source, StaticSource, StillSource, VideoSource
 from .style import Palette, gradient, palette_for
 from .yuv import blend_into, copy_into, dim, image_to_planes, new_frame
 
@@ -29,24 +29,37 @@ CTA_FADE_SECONDS = 0.4
 
 
 class _Stills:
-    """Pre-scaled stills shared by the scenes that use them, freed after their last scene."""
+    """Pre-scaled stills and kept clips (see `KeptClip`) shared by the scenes that use them,
+    freed after their last scene."""
 
     def __init__(self, timeline: Timeline, size: tuple[int, int], palette: Palette) -> None:
         self._uses = Counter(a for slot in timeline.slots for a in set(slot.visuals))
+        self._shown: Counter[str] = Counter()
+        for slot in timeline.slots:
+            for position, asset_id in enumerate(slot.visuals):
+                self._shown[asset_id] += slot.frames_of(position)
+        self._fps = timeline.fps
         self._size = size
         self._palette = palette
         self._planes: dict[str, Planes] = {}
+        self._clips: dict[str, KeptClip] = {}
 
     def get(self, asset: RenderAsset) -> Planes:
         if asset.id not in self._planes:
             self._planes[asset.id] = prepare_still(asset, *self._size, self._palette)
         return self._planes[asset.id]
 
+    def clip(self, asset: RenderAsset) -> KeptClip:
+        if asset.id not in self._clips:
+            self._clips[asset.id] = KeptClip(Fraction(self._shown[asset.id], self._fps))
+        return self._clips[asset.id]
+
     def release(self, asset_ids: set[str]) -> None:
         for asset_id in asset_ids:
             self._uses[asset_id] -= 1
             if self._uses[asset_id] <= 0:
                 self._planes.pop(asset_id, None)
+                self._clips.pop(asset_id, None)
 
 
 class SceneLayer:
@@ -121,7 +134,9 @@ class SceneLayer:
         else:
             asset = composer.assets[self._slot.visuals[position]]
             if asset.type == "video":
-                source = VideoSource(asset, composer.size, composer.timeline.fps)
+                source = VideoSource(
+                    asset, composer.size, composer.timeline.fps, composer.stills.clip(asset)
+                )
             else:
                 planes = composer.stills.get(asset)
                 path = KenBurns(

@@ -33,6 +33,17 @@ _THREADED_DECODE_PIXELS = 1920 * 1088
 # no difference at 720p, 2-7% less at 1080p.
 
 
+# A clip the ad shows longer than it lasts (it loops, or a later scene shows it again) is kept,
+# decoded and scaled, after its first pass: each later frame is then a copy instead of a decode
+# and a scale (~3 ms for a 1080p source on the 2-core target). The seed's ad shows its 5 s clip
+# for 11.3 s; keeping it saved ~0.5 CPU s of a render whose x264 floor is ~6.5. Up to this many
+# bytes per render (a 720p frame is 1.4 MB: ~9 s of a 30 fps clip, ~4 s at 1080p); a longer clip
+# is decoded again as before. Only for clips shown at least this many times their length: a
+# whole pass held in memory to spare a few frames' decoding is not worth it.
+CLIP_KEEP_BYTES = 256 * 2**20
+CLIP_KEEP_MIN_REPLAY = Fraction(3, 2)
+
+
 class Picture(NamedTuple):
     """A source's frame. With `frame` set it is handed over: the caller may draw on it and encode
     it, saving a full-frame copy. Without, the planes are only lent: copy them, do not write."""
@@ -99,37 +110,83 @@ class StaticSource:
         pass
 
 
+class KeptClip:
+    """One clip's pictures over one pass, scaled to the frame and lent to whoever shows it, with
+    their times within the pass; shared by every source of the clip in one render (see
+    `CLIP_KEEP_BYTES`). The first source to play the clip fills it; once it holds the whole pass
+    (`length` set), sources replay it instead of decoding."""
+
+    def __init__(self, shown_seconds: Fraction) -> None:
+        self.shown_seconds = shown_seconds  # how long the ad shows the clip, all scenes together
+        self.budget = CLIP_KEEP_BYTES
+        self.pictures: list[tuple[Picture, Fraction]] = []
+        self.length: Fraction | None = None  # of one pass, once `pictures` holds all of it
+        self.bytes = 0
+        self.filling = False
+        self.refused = False  # too large, or not shown long enough to pay: never kept
+
+    def clear(self) -> None:
+        self.pictures, self.bytes, self.length, self.filling = [], 0, None, False
+
+
 class VideoSource:
     """A clip decoded as it plays, resampled to our frame rate by showing the frame due at each
-    tick, looped when the scene outlasts it, cropped to the frame's shape and scaled to fill it."""
+    tick, looped when the scene outlasts it, cropped to the frame's shape and scaled to fill it.
+    With `kept`, a pass already kept is replayed, or this source keeps its first pass."""
 
-    def __init__(self, asset: RenderAsset, frame: tuple[int, int], fps: int) -> None:
+    def __init__(
+        self, asset: RenderAsset, frame: tuple[int, int], fps: int, kept: KeptClip | None = None
+    ) -> None:
         self._asset = asset
         self._frame = frame
         self._tick = Fraction(1, fps)
         self._index = 0
         self._scaler = VideoReformatter()
-        with reading(asset, "opened as a video"):
-            self._container = av.open(asset.path, "r")
+        self._kept = kept if kept is not None and not kept.refused else None
+        self._keeping = False
+        self._container: av.container.InputContainer | None = None
         try:
-            stream = self._container.streams.video[0]
-            # The renderer is CPU-bound and x264 already keeps both cores busy: single-threaded
-            # decoding costs ~20% less CPU than frame threads (measured, 1080p H.264) and still
-            # runs at 400 fps. Only clips beyond 1080p decode slowly enough to need threads.
-            if stream.width * stream.height > _THREADED_DECODE_PIXELS:
-                stream.thread_type = "AUTO"
-            else:
-                stream.codec_context.thread_count = 1
-            self._time_base = stream.time_base or Fraction(1, 1)
-            rate = stream.average_rate or stream.guessed_rate or 30
-            self._frame_duration = Fraction(1, 1) / Fraction(rate)
+            if self._kept is None or self._kept.length is None:
+                self._open(fps)
             self._decoded = self._decode_forever()
             self._shown, _ = self._advance()
             self._upcoming = self._advance()
             self._picture: Picture | None = None
         except BaseException:
-            self._container.close()
+            self.close()
             raise
+
+    def _open(self, fps: int) -> None:
+        with reading(self._asset, "opened as a video"):
+            self._container = av.open(self._asset.path, "r")
+        stream = self._container.streams.video[0]
+        # The renderer is CPU-bound and x264 already keeps both cores busy: single-threaded
+        # decoding costs ~20% less CPU than frame threads (measured, 1080p H.264) and still
+        # runs at 400 fps. Only clips beyond 1080p decode slowly enough to need threads.
+        if stream.width * stream.height > _THREADED_DECODE_PIXELS:
+            stream.thread_type = "AUTO"
+        else:
+            stream.codec_context.thread_count = 1
+        self._time_base = stream.time_base or Fraction(1, 1)
+        rate = stream.average_rate or stream.guessed_rate or 30
+        self._frame_duration = Fraction(1, 1) / Fraction(rate)
+        kept = self._kept
+        if kept is None or kept.filling:
+            return  # another source of the clip is keeping it: decode as usual
+        # Keeping converts every decoded frame, shown or not: only for clips not faster than
+        # our frame rate, shown longer than they last, whose pass fits the budget.
+        seconds = _duration(self._container, stream)
+        width, height = self._frame
+        if (
+            seconds is None
+            or Fraction(rate) > fps
+            or kept.shown_seconds < seconds * CLIP_KEEP_MIN_REPLAY
+            or seconds * Fraction(rate) * width * height * 3 // 2 > kept.budget
+        ):
+            kept.refused = True
+            self._kept = None
+            return
+        kept.filling = self._keeping = True
 
     def next_frame(self) -> Picture:
         """The source frame due now (the nearest, not the one before). It is handed over when
@@ -142,7 +199,8 @@ class VideoSource:
             self._upcoming = self._advance()
             self._picture = None
         if self._picture is None:
-            self._picture = self._convert(self._shown)
+            shown = self._shown
+            self._picture = shown if isinstance(shown, Picture) else self._convert(shown)[0]
         picture = self._picture
         if picture.frame is not None and self._upcoming[1] <= self._index * tick + tick / 2:
             self._picture = None  # not needed again: the caller may draw on it
@@ -150,17 +208,32 @@ class VideoSource:
         return Picture(picture.planes, None)
 
     def close(self) -> None:
-        self._decoded.close()
-        self._container.close()
+        if getattr(self, "_decoded", None) is not None:
+            self._decoded.close()
+        if self._keeping and self._kept is not None and self._kept.length is None:
+            self._kept.clear()  # left before the clip's end: the next source starts afresh
+        self._keeping = False
+        if self._container is not None:
+            self._container.close()
 
-    def _advance(self) -> tuple[av.VideoFrame, Fraction]:
+    def _advance(self) -> tuple[av.VideoFrame | Picture, Fraction]:
         with reading(self._asset, "decoded"):
             return next(self._decoded)
 
-    def _decode_forever(self) -> Generator[tuple[av.VideoFrame, Fraction], None, None]:
-        """Frames with their time on our clock; at the end, seek back and go round again."""
+    def _decode_forever(
+        self,
+    ) -> Generator[tuple[av.VideoFrame | Picture, Fraction], None, None]:
+        """Frames (or kept pictures) with their time on our clock; at the end, go round again:
+        replaying the kept pass, or seeking back to decode it again."""
         offset = Fraction(0)
         while True:
+            kept = self._kept
+            if kept is not None and kept.length is not None:
+                for picture, stamp in kept.pictures:
+                    yield picture, offset + stamp
+                offset += kept.length
+                continue
+            assert self._container is not None
             first: Fraction | None = None
             last = Fraction(0)
             count = 0
@@ -173,16 +246,40 @@ class VideoSource:
                     first = stamp
                 last = stamp - first
                 count += 1
-                yield frame, offset + last
+                yield self._keep(frame, last), offset + last
             if count == 0:
                 raise RenderFailed(
                     f"video asset {self._asset.id} ({self._asset.path}) yielded no frames on replay"
                 )
             offset += last + self._frame_duration
-            self._container.seek(0)
+            if self._keeping and kept is not None:
+                kept.length = last + self._frame_duration  # whole: replayed from now on
+                self._keeping = False
+                self._container.close()
+                self._container = None
+            else:
+                self._container.seek(0)
 
-    def _convert(self, frame: av.VideoFrame) -> Picture:
-        """Scale (and crop) to the frame; `Picture.frame` is set if the result is a new frame."""
+    def _keep(self, frame: av.VideoFrame, stamp: Fraction) -> av.VideoFrame | Picture:
+        """While keeping the first pass: the frame scaled now, kept, and lent from here on."""
+        kept = self._kept
+        if not self._keeping or kept is None:
+            return frame
+        picture, size = self._convert(frame)
+        kept.bytes += size
+        if kept.bytes > kept.budget:  # longer than its duration said: decode as usual
+            kept.clear()
+            kept.refused = True
+            self._keeping = False
+            self._kept = None
+            return picture
+        lent = Picture(picture.planes, None)
+        kept.pictures.append((lent, stamp))
+        return lent
+
+    def _convert(self, frame: av.VideoFrame) -> tuple[Picture, int]:
+        """Scale (and crop) to the frame; `Picture.frame` is set if the result is a new frame.
+        Also the bytes the picture holds on to."""
         width, height = self._frame
         turns = round(frame.rotation / 90) % 4 if frame.rotation else 0
         if turns:
@@ -212,10 +309,11 @@ class VideoSource:
                 threads=_SCALE_THREADS,
             )
         y_plane, u_plane, v_plane = frame_planes(scaled)
+        size = sum(plane.buffer_size for plane in scaled.planes)
         if crop is None:
             # swscale returns the decoder's own frame when there is nothing to do; never draw
             # on that, the decoder may still reference it.
-            return Picture((y_plane, u_plane, v_plane), None if scaled is frame else scaled)
+            return Picture((y_plane, u_plane, v_plane), None if scaled is frame else scaled), size
         # Formats we cannot crop in place were scaled whole; take the centre now.
         left = (scaled.width - width) // 4 * 2
         top = (scaled.height - height) // 4 * 2
@@ -224,7 +322,16 @@ class VideoSource:
             u_plane[top // 2 : (top + height) // 2, left // 2 : (left + width) // 2],
             v_plane[top // 2 : (top + height) // 2, left // 2 : (left + width) // 2],
         )
-        return Picture(planes, None)
+        return Picture(planes, None), size
+
+
+def _duration(container: av.container.InputContainer, stream: av.VideoStream) -> Fraction | None:
+    """The clip's length in seconds as its headers say, if they do."""
+    if stream.duration is not None and stream.time_base is not None:
+        return stream.duration * stream.time_base
+    if container.duration is not None:
+        return Fraction(container.duration, 1_000_000)  # AV_TIME_BASE
+    return None
 
 
 def _upright(frame: av.VideoFrame, turns: int) -> av.VideoFrame:

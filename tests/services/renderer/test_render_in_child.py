@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 
 from adpipe.events.scene import Scene
 from adpipe.sandbox import ChildLimits
+from adpipe.services.renderer import sandboxed
 from adpipe.services.renderer.engine import RenderAsset, RenderFailed, RenderSpec
 from adpipe.services.renderer.sandboxed import render_in_child, render_limits
 from adpipe.settings import load_settings
@@ -103,3 +105,22 @@ async def test_cancelling_a_render_kills_it_at_once_and_leaves_no_file(
         await render
     assert time.monotonic() - started < 5
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_child_reports_the_first_whole_percent_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service publishes no 0%: the frame reaching 1% is reported when it is made, not
+    after the report spacing that follows the first frame."""
+    reports: list[tuple[int, int]] = []
+
+    def engine(spec: object, assets: object, out: object, *, on_progress: Any) -> str:
+        for done in range(1, 901):  # all within one REPORT_SECONDS
+            on_progress(done, 900)
+        return "rendered"
+
+    monkeypatch.setattr(sandboxed, "render", engine)
+    result = sandboxed._render(reports.append, spec([]), {}, "unused.mp4")
+
+    assert result == "rendered"
+    assert reports == [(1, 900), (9, 900), (900, 900)]
