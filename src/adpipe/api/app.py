@@ -36,7 +36,7 @@ from .health import healthz, readyz
 from .idempotency import purge_forever
 from .openapi import state_request_bodies
 from .request_checks import check_request
-from .state import ApiState, NatsReady, provide_api, provide_user
+from .state import ApiState, NatsReady, api_provider, provide_user
 from .voice import voices_router
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def create_app(
             *extras,
         ],
         middleware=[DefineMiddleware(ApiKeyMiddleware)],
-        dependencies={"api": Provide(provide_api), "user": Provide(provide_user)},
+        dependencies={"api": api_provider(api), "user": Provide(provide_user)},
         before_request=check_request,
         security=[{"apiKey": []}],
     )

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from litestar.di import Provide
 from psycopg_pool import AsyncConnectionPool
 
 from adpipe import resources
@@ -21,7 +22,6 @@ from .livehub import LiveHub
 
 if TYPE_CHECKING:
     from litestar import Request
-    from litestar.datastructures import State
 
     from adpipe.context import Core
     from adpipe.domain.guards import NoneSince
@@ -155,9 +155,14 @@ def request_metadata(request: Request[Any, Any, Any], user: str) -> Metadata:
     return Metadata(actor=f"user:{user}", correlation_id=request_id, request_id=request_id)
 
 
-async def provide_api(state: State) -> ApiState:
-    api: ApiState = state.api
-    return api
+def api_provider(api: ApiState) -> Provide:
+    """The `api` dependency: one ApiState for the app's life, so litestar keeps the first answer
+    (`use_cache`); without parameters it parses nothing per request."""
+
+    def provide_api() -> ApiState:
+        return api
+
+    return Provide(provide_api, use_cache=True, sync_to_thread=False)
 
 
 async def provide_user(request: Request[Any, Any, Any], api: ApiState) -> str:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from litestar import Response, get
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 
 from . import correlation, tracing
 from .metrics import HTTP_DURATION, HTTP_IN_PROGRESS, HTTP_REQUESTS, LIMIT_REJECTIONS
@@ -71,13 +71,26 @@ def request_observed(scope: Scope, request_id: str) -> Iterator[None]:
         HTTP_IN_PROGRESS.dec()
 
 
+# The series of each (method, route[, status]) once looked up: `labels()` checks and locks on
+# every call, twice a request. Bounded like the labels themselves (route templates, not paths).
+_COUNTERS: dict[tuple[str, str, str], Counter] = {}
+_TIMERS: dict[tuple[str, str], Histogram] = {}
+
+
 def request_finished(scope: Scope, status: int, seconds_to_headers: float | None) -> None:
     """Counts the answer by route template and names the span after it (call inside the block)."""
     method = str(scope.get("method", "-"))
     route = route_of(scope)
-    HTTP_REQUESTS.labels(method, route, str(status or 0)).inc()
+    counted = (method, route, str(status or 0))
+    counter = _COUNTERS.get(counted)
+    if counter is None:
+        counter = _COUNTERS[counted] = HTTP_REQUESTS.labels(*counted)
+    counter.inc()
     if seconds_to_headers is not None:
-        HTTP_DURATION.labels(method, route).observe(seconds_to_headers)
+        timer = _TIMERS.get((method, route))
+        if timer is None:
+            timer = _TIMERS[method, route] = HTTP_DURATION.labels(method, route)
+        timer.observe(seconds_to_headers)
     tracing.annotate(
         name=f"{method} {route}",
         error=f"HTTP {status}" if status >= 500 or not status else None,
