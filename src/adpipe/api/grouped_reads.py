@@ -192,7 +192,8 @@ class Lookups:
         )
         self.clients = GroupedRead(pool, "clients", "t.*", cache=cache)
         self.campaigns = GroupedRead(pool, "campaigns", "t.*", cache=cache)
-        self.assets = GroupedRead(pool, "assets", "t.*", cache=cache)
+        # The stored view as served (`document`), and the row for what handlers decide on.
+        self.assets = GroupedRead(pool, "assets", "t.*, t.view::text AS document", cache=cache)
 
     async def close(self) -> None:
         for read in (self.jobs, self.scenes, self.clients, self.campaigns, self.assets):
