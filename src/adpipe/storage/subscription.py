@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from adpipe.tasks import cancel_and_wait
+from adpipe.tasks import cancel_and_wait, raise_if_cancelling
 
 from .eventstore import NOTIFY_CHANNEL
 
@@ -156,6 +156,7 @@ async def follow(
     """Yields batches of the log in position order, forever, from just after `after_position`."""
     position = after_position
     while True:
+        raise_if_cancelling()  # its readers wait on pools, where a cancellation can be lost
         seen = waker.generation if waker else 0
         batch = await store.read_all(position, batch_size)
         if batch:
