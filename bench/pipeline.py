@@ -295,10 +295,11 @@ def cpu_times(roots: list[int]) -> dict[str, float]:
     return kinds
 
 
-def memory(roots: list[int]) -> tuple[int, int, int, dict[str, tuple[int, int]]]:
-    """(sum of RSS, sum of PSS, processes, {kind: (RSS, PSS)}) over the trees under `roots`."""
+def memory(roots: list[int]) -> tuple[int, int, int, dict[str, tuple[int, int, int]]]:
+    """(sum of RSS, sum of PSS, processes, {kind: (RSS, PSS, processes)}) over the trees under
+    `roots`."""
     rss = pss = count = 0
-    kinds: dict[str, tuple[int, int]] = {}
+    kinds: dict[str, tuple[int, int, int]] = {}
     for pid in (p for root in roots for p in tree(root)):
         one_rss = one_pss = 0
         try:
@@ -312,8 +313,8 @@ def memory(roots: list[int]) -> tuple[int, int, int, dict[str, tuple[int, int]]]
             continue  # gone meanwhile, or a kernel thread
         rss, pss, count = rss + one_rss, pss + one_pss, count + 1
         kind = _kind(pid)
-        before = kinds.get(kind, (0, 0))
-        kinds[kind] = (before[0] + one_rss, before[1] + one_pss)
+        before = kinds.get(kind, (0, 0, 0))
+        kinds[kind] = (before[0] + one_rss, before[1] + one_pss, before[2] + 1)
     return rss, pss, count, kinds
 
 
@@ -460,10 +461,10 @@ async def main(args: argparse.Namespace) -> None:
             print(f"{'PSS sum at that peak GiB':<34}{peak[1] / gib:>10.2f}")
             print(f"{'peak / 2 GiB target':<34}{peak[0] / RSS_LIMIT_BYTES:>10.2f}")
             print(f"{'peak PSS / 2 GiB target':<34}{peak[1] / RSS_LIMIT_BYTES:>10.2f}")
-            print("  at the peak, by process (RSS / PSS MiB; a backend's RSS counts the shared")
-            print("  buffers it touched, so Postgres' RSS sum counts them once per backend):")
-            for kind, (one_rss, one_pss) in sorted(peak[3].items(), key=lambda kv: -kv[1][0]):
-                print(f"    {kind:<30}{one_rss / 2**20:>8.0f}{one_pss / 2**20:>8.0f}")
+            print("  at the peak, by process (RSS / PSS MiB, processes; a backend's RSS counts")
+            print("  the shared buffers it touched, so Postgres' RSS sum counts them once each):")
+            for kind, (one_rss, one_pss, n) in sorted(peak[3].items(), key=lambda kv: -kv[1][0]):
+                print(f"    {kind:<30}{one_rss / 2**20:>8.0f}{one_pss / 2**20:>8.0f}{n:>6}")
     finally:
         await session.close()
         await media_runner.cleanup()

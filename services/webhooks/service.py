@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from adpipe.net import UrlGuard
 from adpipe.observability import correlation
-from adpipe.storage.subscription import Waker
 from adpipe.webhooks import outbox
 
 from .dispatcher import Dispatcher
@@ -33,7 +32,7 @@ async def run_webhooks(
     correlation.bind(role_name="webhooks")
     config = config or core.settings.webhooks
     guard = guard or UrlGuard(allow_private=core.settings.allow_private_urls)
-    outbox_waker = Waker(core.settings.database_url, outbox.CHANNEL)
+    outbox_waker = core.waker.on(outbox.CHANNEL)  # one LISTEN connection for both channels
     await outbox_waker.start()
     dispatcher = Dispatcher(
         core.store,

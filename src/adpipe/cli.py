@@ -11,6 +11,8 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+import msgspec
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from adpipe.errors import AdpipeError
@@ -76,8 +78,13 @@ def cmd_projector(settings: Settings, args: argparse.Namespace) -> int:
 
     _need(settings, "database_url")
 
+    size = settings.projector_pool_size
+    own = msgspec.structs.replace(
+        settings, pool_max_size=size, pool_min_size=min(settings.pool_min_size, size)
+    )
+
     async def main(stop: asyncio.Event) -> None:
-        async with open_core(settings) as core:
+        async with open_core(own) as core:
             await run_projector(core, stop)
 
     return _run_until_signal(args, main)

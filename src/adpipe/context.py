@@ -26,17 +26,18 @@ class Core:
 
 @contextlib.asynccontextmanager
 async def open_core(settings: Settings) -> AsyncIterator[Core]:
-    """Opens the pool and the LISTEN waker; closes both on exit."""
+    """Opens the pool and makes the LISTEN waker; closes both on exit."""
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         settings.database_url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
+        max_idle=settings.pool_max_idle_seconds,
         open=False,
         timeout=settings.pool_timeout_seconds,
     )
     await pool.open(wait=True, timeout=30)
+    # Listens from its first wait on: a role that never follows the log opens no LISTEN.
     waker = Waker(settings.database_url)
-    await waker.start()
     try:
         yield Core(
             settings=settings,

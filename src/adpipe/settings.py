@@ -151,6 +151,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The API's own connections for its single-query reads (autocommit, no BEGIN/COMMIT round
     # trips): each read holds one for a fraction of a millisecond, so a few keep two cores busy.
     read_pool_size: int = 4
+    # A pooled connection idle this long is closed (down to the pool's minimum, one every this
+    # often): a burst's connections do not stay open for psycopg's 10 minutes, each one a Postgres
+    # backend holding memory. Opening one again costs a few milliseconds.
+    pool_max_idle_seconds: float = 10.0
+    # The projector's pool (pool_max_size is the others'): its readers, one per read model, wake
+    # together on every append and fold in turns on these. More than two cores keep busy would
+    # only hold Postgres backends, each tens of MB of resident memory.
+    projector_pool_size: int = 3
     # How long a request waits for a pooled connection before answering 503 (Postgres down).
     pool_timeout_seconds: float = 5.0
     # An append waits this long for the events table lock before failing as transient.

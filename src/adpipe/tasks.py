@@ -22,3 +22,16 @@ async def cancel_and_wait(
         exc = task.exception()
         if not isinstance(exc, asyncio.CancelledError):
             raise exc  # type: ignore[misc]
+
+
+def raise_if_cancelling() -> None:
+    """Raises CancelledError if the running task has been asked to stop.
+
+    A cancellation that a library's `asyncio.wait_for` swallowed (Python 3.11; psycopg_pool
+    waits for a free connection with one) is still counted by `Task.cancelling()`. A loop that
+    checks it stops as asked, instead of running on inside a TaskGroup that cancels its children
+    only once and then waits for them for ever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

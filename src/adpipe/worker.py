@@ -49,12 +49,20 @@ class Retry(AdpipeError):
 
 class Deferred(AdpipeError):
     """The work cannot start now for a reason that is not its own (its user's fair share of the
-    service is in use): the message goes back for `delay` seconds, and this delivery is not an
-    attempt — with a journal, it counts neither towards max_deliver nor as a crash."""
+    service is in use), and this delivery is not an attempt — with a journal, it counts neither
+    towards max_deliver nor as a crash.
 
-    def __init__(self, detail: str, delay: float) -> None:
+    Without `wake` the message goes back for `delay` seconds. With it, the message waits here
+    (kept alive, holding no slot) until `wake` returns — the reason is gone: the work runs at
+    once — or for at most `delay` seconds, when it goes back for any instance to take: JetStream
+    cannot bring a message handed back with a delay any sooner."""
+
+    def __init__(
+        self, detail: str, delay: float, wake: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         super().__init__(detail)
         self.delay = delay
+        self.wake = wake
 
 
 class QuietSubscription(AdpipeError):
@@ -117,6 +125,24 @@ class Delivery:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class Slot:
+    """One of the runner's concurrency slots, held by a message's task; given back while its
+    deferred work waits, so that waiting takes no slot from other work."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self.slots = slots
+        self.held = True  # taken by the fetch loop before the task starts
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.slots.release()
+
+    async def take(self) -> None:
+        await self.slots.acquire()
+        self.held = True
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -193,6 +219,8 @@ class ServiceRunner:
         self.spec = spec
         self.js = js
         self.attempts = Attempts(spec.journal, spec.name, spec.ack_wait)
+        # Set by `run`: deferred work waiting for its wake leaves when it is.
+        self._stop = asyncio.Event()
 
     async def ensure_consumer(self) -> None:
         spec = self.spec
@@ -226,6 +254,7 @@ class ServiceRunner:
         as a crash. Cancelled, it stops them all straight away.
         """
         slots = asyncio.Semaphore(self.spec.concurrency)
+        self._stop = stop
         try:
             async with asyncio.timeout(None) as drain:
                 async with asyncio.TaskGroup() as handlers:
@@ -315,12 +344,13 @@ class ServiceRunner:
         return taken
 
     async def _handle_in_slot(self, msg: Msg, slots: asyncio.Semaphore) -> None:
+        slot = Slot(slots)
         try:
-            await self._handle(msg)
+            await self._handle(msg, slot)
         finally:
-            slots.release()
+            slot.release()
 
-    async def _handle(self, msg: Msg) -> None:
+    async def _handle(self, msg: Msg, slot: Slot) -> None:
         spec = self.spec
         try:
             try:
@@ -348,7 +378,7 @@ class ServiceRunner:
                 reason = crash_reason(spec.name, envelope, begun.crashes)
                 await self._give_up(msg, envelope, reason, code="crashed")
                 return
-            await self._attempt(msg, envelope, attempt, begun.crashes, delivered)
+            await self._attempt(msg, envelope, attempt, begun.crashes, delivered, slot)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await msg.nak()  # hand it to another instance straight away
@@ -363,6 +393,7 @@ class ServiceRunner:
         attempt: int,
         crashes: list[CrashedAttempt],
         delivered: int,
+        slot: Slot,
     ) -> None:
         """Runs the handler once, under the deadline, and settles the message by its outcome.
 
@@ -376,50 +407,93 @@ class ServiceRunner:
             ack_wait=spec.ack_wait,
             on_beat=self.attempts.beat(envelope.id, delivered),
         )
-        deadline = asyncio.timeout(spec.deadline)
-        try:
-            async with deadline:
-                async with delivery.keep_alive():
-                    await observed_handle(spec.name, spec.handle, delivery)
-        except asyncio.CancelledError:
-            # Stopped from outside (shutdown), not crashed: this attempt must not count.
-            await self.attempts.settle(envelope.id, delivered)
-            raise
-        except Deferred as exc:
-            await self.attempts.defer(envelope.id, delivered)
-            log.info("%s: %s deferred %.1fs: %s", spec.name, envelope.type, exc.delay, exc.detail)
-            await msg.nak(delay=exc.delay)
-            return
-        except InvalidTransition as exc:
-            # The job moved on (cancelled, already done): nothing left to do for this event.
-            log.info("%s: %s skipped: %s", spec.name, envelope.type, exc.detail)
-        except Permanent as exc:
-            await self._give_up(msg, envelope, exc.detail, code=exc.code)
-            return
-        except Crashed as exc:
-            await self.attempts.crashed(envelope.id, delivered, exc.detail)
-            this = CrashedAttempt(delivery=delivered, reason=exc.detail)
-            if len(crashes) + 1 >= spec.max_crashes or attempt >= spec.max_deliver:
-                reason = crash_reason(spec.name, envelope, [*crashes, this])
-                await self._give_up(msg, envelope, reason, code="crashed")
+        while True:
+            deadline = asyncio.timeout(spec.deadline)
+            try:
+                async with deadline:
+                    async with delivery.keep_alive():
+                        await observed_handle(spec.name, spec.handle, delivery)
+                break
+            except asyncio.CancelledError:
+                # Stopped from outside (shutdown), not crashed: this attempt must not count.
+                await self.attempts.settle(envelope.id, delivered)
+                raise
+            except Deferred as exc:
+                await self.attempts.defer(envelope.id, delivered)
+                if exc.wake is not None:
+                    if await self._wait_for_wake(delivery, exc.wake, exc.delay, slot):
+                        # An attempt again from here: a crash now counts as one.
+                        await self.attempts.begin(envelope.id, delivered)
+                        continue
+                    delay = 0.0  # it has waited its delay already
+                else:
+                    delay = exc.delay
+                log.info("%s: %s deferred %.1fs: %s", spec.name, envelope.type, delay, exc.detail)
+                await msg.nak(delay=delay or None)
                 return
-            await self._retry(msg, envelope, attempt, exc, exc.detail)
-            return
-        except Exception as exc:
-            if isinstance(exc, TimeoutError) and deadline.expired():
-                detail = f"the handler ran past its deadline of {spec.deadline:g} s and was stopped"
-            elif isinstance(exc, AdpipeError):
-                detail = exc.detail
-            else:
-                detail = f"{type(exc).__name__}: {exc}"
-            await self.attempts.settle(envelope.id, delivered)
-            if attempt >= spec.max_deliver:
-                await self._give_up(msg, envelope, f"gave up after {attempt} attempts: {detail}")
+            except InvalidTransition as exc:
+                # The job moved on (cancelled, already done): nothing left to do for this event.
+                log.info("%s: %s skipped: %s", spec.name, envelope.type, exc.detail)
+                break
+            except Permanent as exc:
+                await self._give_up(msg, envelope, exc.detail, code=exc.code)
                 return
-            await self._retry(msg, envelope, attempt, exc, detail)
-            return
+            except Crashed as exc:
+                await self.attempts.crashed(envelope.id, delivered, exc.detail)
+                this = CrashedAttempt(delivery=delivered, reason=exc.detail)
+                if len(crashes) + 1 >= spec.max_crashes or attempt >= spec.max_deliver:
+                    reason = crash_reason(spec.name, envelope, [*crashes, this])
+                    await self._give_up(msg, envelope, reason, code="crashed")
+                    return
+                await self._retry(msg, envelope, attempt, exc, exc.detail)
+                return
+            except Exception as exc:
+                if isinstance(exc, TimeoutError) and deadline.expired():
+                    detail = (
+                        f"the handler ran past its deadline of {spec.deadline:g} s and was stopped"
+                    )
+                elif isinstance(exc, AdpipeError):
+                    detail = exc.detail
+                else:
+                    detail = f"{type(exc).__name__}: {exc}"
+                await self.attempts.settle(envelope.id, delivered)
+                if attempt >= spec.max_deliver:
+                    reason = f"gave up after {attempt} attempts: {detail}"
+                    await self._give_up(msg, envelope, reason)
+                    return
+                await self._retry(msg, envelope, attempt, exc, detail)
+                return
         await msg.ack()
         await self.attempts.forget(envelope.id)
+
+    async def _wait_for_wake(
+        self,
+        delivery: Delivery,
+        wake: Callable[[], Awaitable[None]],
+        limit: float,
+        slot: Slot,
+    ) -> bool:
+        """Deferred work waits, its slot given back and its message kept alive, until `wake`
+        returns (True: its slot is taken again, it may run) or `limit` seconds pass or the runner
+        stops (False)."""
+        if self._stop.is_set():
+            return False
+        slot.release()
+        async with delivery.keep_alive():
+            woken = asyncio.ensure_future(wake())
+            stopped = asyncio.ensure_future(self._stop.wait())
+            try:
+                await asyncio.wait(
+                    {woken, stopped}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiter in (woken, stopped):
+                    waiter.cancel()
+                await asyncio.gather(woken, stopped, return_exceptions=True)
+            if not woken.done() or woken.cancelled() or self._stop.is_set():
+                return False
+            await slot.take()
+        return True
 
     async def _retry(
         self, msg: Msg, envelope: Envelope, attempt: int, exc: Exception, detail: str

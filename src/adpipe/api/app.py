@@ -25,7 +25,6 @@ from adpipe import __version__
 from adpipe.observability.collectors import LOG_LAG
 from adpipe.observability.http import metrics_endpoint
 from adpipe.projector import PROJECTIONS_CHANNEL
-from adpipe.storage.subscription import Waker
 from adpipe.tasks import cancel_and_wait
 
 from . import assets, campaigns, clients, jobs, live, studio, webhooks
@@ -81,7 +80,8 @@ def create_app(
     (None: `default_route_handlers()`); `nats_ready` feeds /readyz."""
     api = ApiState(
         core=core,
-        projections=Waker(core.settings.database_url, PROJECTIONS_CHANNEL),
+        # On the core waker's LISTEN connection: one per process, not one per channel.
+        projections=core.waker.on(PROJECTIONS_CHANNEL),
         nats_ready=nats_ready,
     )
     extras = default_route_handlers() if extra_route_handlers is None else extra_route_handlers

@@ -66,6 +66,7 @@ class ApiState:
             settings.database_url,
             min_size=1,
             max_size=settings.read_pool_size,
+            max_idle=settings.pool_max_idle_seconds,
             open=False,
             timeout=settings.pool_timeout_seconds,
             kwargs={"autocommit": True},

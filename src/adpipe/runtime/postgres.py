@@ -36,6 +36,19 @@ _FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 # `adpipe up` runs a process per role replica, each with its own pool (up to pool_max_size),
 # LISTEN connection and relay lock: Postgres' default of 100 runs out at a few replicas.
 MAX_CONNECTIONS = 300
+# For the memory of a single machine's stack (bench/pipeline.py measures it):
+# - shared_buffers far below initdb's 128 MB. A backend's resident set counts every page of
+#   shared buffers it has touched, and blob chunks (downloads, renders) sweep through all of
+#   them, so each long-lived connection came to carry most of the 128 MB: ~1.9 GB of RSS over
+#   the stack's ~47 Postgres processes at the peak, for pages the OS page cache holds anyway (a
+#   miss here is a copy from the page cache, not a disk read). The hot pages — the log's tail,
+#   checkpoints, read models of the jobs in flight — fit in 8 MB: bench/load.py's creates and
+#   storyboards were no slower than with 16 MB in the same run, and ~45 backends took ~4 MB
+#   less RSS each than with 16 MB. A Postgres of your own (DATABASE_URL) keeps its own config.
+#   Huge pages would keep shared memory out of RSS too, but need pages the kernel has reserved,
+#   which a default cannot count on (huge_pages stays at `try`).
+# - no logical replication launcher: nothing here replicates, and it is a process of its own.
+_MEMORY_SETTINGS = ("shared_buffers=8MB", "max_logical_replication_workers=0")
 _REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
 
 
@@ -218,6 +231,7 @@ class EmbeddedPostgres(EmbeddedServer):
         options.append(f"-k {shlex.quote(str(self._socket_dir(cluster, port)))}")
         options.append("-c unix_socket_permissions=0700")
         options.append(f"-c max_connections={MAX_CONNECTIONS}")
+        options.extend(f"-c {setting}" for setting in _MEMORY_SETTINGS)
         if self.fast:
             options.extend(f"-c {setting}" for setting in _FAST_SETTINGS)
         self._pg_ctl(

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from adpipe.tasks import raise_if_cancelling
+
 from .subscription import follow
 
 if TYPE_CHECKING:
@@ -92,6 +94,7 @@ class CatchUpReader:
         """Follows the log until cancelled, restarting from the checkpoint after an error."""
         delay = _FIRST_DELAY
         while True:
+            raise_if_cancelling()
             try:
                 async for _ in self._follow_once():
                     delay = _FIRST_DELAY  # progress: the next failure starts its backoff afresh

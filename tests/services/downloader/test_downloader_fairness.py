@@ -105,3 +105,55 @@ async def test_one_users_dripping_downloads_do_not_starve_another_users_job(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_work_deferred_for_a_share_starts_when_the_share_frees_not_after_the_retry(
+    database_url: str, nats_url: str, samples: Samples
+) -> None:
+    """Alice's second job waits for her share while her first one's asset is held open; the
+    moment that download ends, the second is fetched — with an hour's retry delay, a job that
+    waited for its redelivery could not reach its storyboard within this test at all."""
+    settings = loopback_settings(
+        database_url,
+        nats_url,
+        service_concurrency=2,  # so one user's share is a single slot
+        fair_share_retry_seconds=3600.0,
+        download_retries=0,
+        ack_wait_seconds=10.0,
+        service_drain_seconds=0.5,
+    )
+    seen: list[str] = []
+    release = asyncio.Event()
+
+    async def asset(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        if request.path == "/held.png":
+            await release.wait()
+            seen.append("released")
+        return web.Response(body=samples.png.read_bytes(), content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/{name}", asset)
+    async with serve_app(app, shutdown_timeout=0.5) as base:
+        async with running_stack(settings, ["downloader", "planner"]) as stack:
+            first = await create_job(stack, [url_asset(f"{base}/held.png")], user_id="alice")
+            await eventually(lambda: _true(seen == ["/held.png"]), within=30)
+            second = await create_job(stack, [url_asset(f"{base}/next.png")], user_id="alice")
+
+            async def deferred() -> bool:
+                async with stack.core.pool.connection() as conn:
+                    cur = await conn.execute(
+                        "SELECT count(*) FROM service_attempts"
+                        " WHERE service = 'downloader' AND deferred"
+                    )
+                    row = await cur.fetchone()
+                return row is not None and row[0] >= 1
+
+            await eventually(deferred, within=30)  # the second was delivered and waits
+            assert seen == ["/held.png"]
+            release.set()
+            for job_id in (first, second):
+                state = await wait_for_status(stack, job_id, "storyboard_review", "failed")
+                assert state.status == "storyboard_review", state.error
+    # In order: the second's asset was asked for only once the first's download had ended.
+    assert seen == ["/held.png", "released", "/next.png"]
