@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -252,3 +254,20 @@ def test_the_file_name_plays_no_part(samples: Samples, tmp_path: Path) -> None:
     misnamed = tmp_path / "photo.jpg"
     shutil.copy(samples.png, misnamed)
     assert probe(str(misnamed), "image").format == "png"
+
+
+def test_an_image_is_described_without_importing_pyav(samples: Samples) -> None:
+    """A probe child starts afresh for every file, and most files are images: PyAV's import was
+    a fifth of such a child's cost, for nothing."""
+    script = (
+        "import sys\n"
+        "from adpipe.media.describe import describe\n"
+        "from adpipe.media.limits import MediaLimits\n"
+        f"described = describe({str(samples.jpeg)!r}, 'image', MediaLimits())\n"
+        "assert described.thumbnail is not None\n"
+        "print(sorted(m for m in sys.modules if m == 'av' or m.startswith('av.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"

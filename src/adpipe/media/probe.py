@@ -9,7 +9,6 @@ from adpipe.media.errors import InvalidMedia
 from adpipe.media.formats import AssetMetadata
 from adpipe.media.images import probe_image, read_head
 from adpipe.media.limits import MediaLimits
-from adpipe.media.streams import probe_media
 
 DEFAULT_LIMITS = MediaLimits()
 
@@ -30,6 +29,9 @@ def probe(
         case "image":
             return probe_image(path, size, max_pixels=limits.max_image_pixels)
         case "video" | "audio":
+            # PyAV is imported here only: an image's probe child skips its import.
+            from adpipe.media.streams import probe_media
+
             return probe_media(path, size, read_head(path), declared_type, limits)
     raise ValueError(f"unknown asset type {declared_type!r}")
 

@@ -15,6 +15,7 @@ import av.container
 import av.stream
 from av.audio.stream import AudioStream
 from av.video.stream import VideoStream
+from PIL import Image
 
 from adpipe.media.errors import InvalidMedia
 from adpipe.media.formats import CONTENT_TYPES, AssetMetadata
@@ -280,3 +281,38 @@ class _Scan:
         if self._container.duration:
             return round(self._container.duration / av.time_base, 3)
         return None
+
+
+def poster_frame(path: str, limits: MediaLimits, *, at_most: float) -> Image.Image:
+    """The video's frame at a tenth of its length, or at `at_most` seconds if sooner (upright)."""
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            stream = next(
+                s
+                for s in container.streams.video
+                if not s.disposition & av.stream.Disposition.attached_pic
+            )
+            check_frame_size(stream.codec_context.width, stream.codec_context.height, limits)
+            duration = container.duration / av.time_base if container.duration else 0.0
+            at = min(at_most, duration * 0.1)
+            if at > 0 and stream.time_base:
+                # Seeks to the keyframe at or before `at`; decoding forward reaches it.
+                container.seek(int(at / stream.time_base), stream=stream)
+            chosen: av.VideoFrame | None = None
+            for frame in container.decode(stream):
+                check_frame_size(frame.width, frame.height, limits)
+                chosen = frame
+                if frame.time is None or frame.time >= at - 1e-3:
+                    break
+            if chosen is None:
+                raise InvalidMedia("the video has no decodable frame")
+            picture: Image.Image = chosen.to_image()  # type: ignore[no-untyped-call]
+            rotation = int(chosen.rotation or 0)
+    except MemoryError:
+        raise
+    except (av.FFmpegError, StopIteration) as exc:
+        raise InvalidMedia(f"no poster frame can be taken from the video: {exc}") from exc
+    if rotation % 360:
+        # Display matrices turn counter-clockwise, as Pillow's rotate does.
+        picture = picture.rotate(rotation, expand=True)
+    return picture
