@@ -8,6 +8,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from adpipe.errors import Unauthorized
 from adpipe.observability import correlation
+from adpipe.observability.http import header
 
 from .keys import authenticate
 
@@ -23,7 +24,9 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        # Read from the scope: `connection.headers` would build a Headers of every header first.
+        scope = connection.scope
+        scheme, _, token = header(scope, b"authorization").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("send the header Authorization: Bearer <api key>")
@@ -34,6 +37,6 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
         if user is None:
             raise Unauthorized("the API key is unknown or has been revoked")
         # Routed by now: a job's routes name it, and the request's log lines should too.
-        correlation.bind(user=user, job=connection.path_params.get("job_id"))
+        correlation.bind(user=user, job=scope.get("path_params", {}).get("job_id"))
         api.limits.check_rate(user)
         return AuthenticationResult(user=user, auth=token)

@@ -53,7 +53,9 @@ def request_observed(scope: Scope, request_id: str) -> Iterator[None]:
     correlation.bind(role_name="api", request=request_id)
     HTTP_IN_PROGRESS.inc()
     try:
-        if scope["path"] in _UNTRACED:  # scrapes and probes every few seconds: counted, not traced
+        # Scrapes and probes every few seconds: counted, not traced; with tracing off, no span
+        # is opened at all (an empty one still cost a context manager per request).
+        if scope["path"] in _UNTRACED or not tracing.enabled():
             yield
             return
         with tracing.span(
