@@ -178,7 +178,6 @@ class Lookups:
     def __init__(
         self, pool: AsyncConnectionPool[Any], currency: str, cache: ReadCache | None = None
     ) -> None:
-        self.cache = cache
         # The job document as served, with what handlers decide on (see reads.DOCUMENT).
         self.jobs = GroupedRead(
             pool,

@@ -206,20 +206,6 @@ async def job(pool: AsyncConnectionPool[Any], user: str, job_id: str) -> Row | N
     )
 
 
-async def jobs(
-    pool: AsyncConnectionPool[Any],
-    user: str,
-    *,
-    status: str | None,
-    client_id: str | None,
-    campaign_id: str | None,
-    page: int,
-    page_size: int,
-) -> tuple[list[Row], int]:
-    where, params = _owned_by(user, status=status, client_id=client_id, campaign_id=campaign_id)
-    return await _page(pool, "jobs", where, params, page, page_size, columns=_JOB_COLUMNS)
-
-
 # The job document as served: the stored view (see projections/jobs.py), the API's currency,
 # and the stored views of the assets its creative uses, in the creative's order (those deleted
 # since are left out). Postgres assembles it; the API passes the text on without decoding it.
