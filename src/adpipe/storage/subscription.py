@@ -66,11 +66,12 @@ class _Listener:
                 ) as conn:
                     for channel in self._live:
                         await conn.execute(f"LISTEN {channel}")
-                    self.listening.set()
                     delay = 0.1
-                    # Anything committed while we were not listening: wake readers to re-read.
+                    # Anything committed while we were not listening: wake readers to re-read
+                    # (and run each waker's on_change) before anyone is told we listen.
                     for waker in list(self.channels.values()):
                         await waker.bump()
+                    self.listening.set()
                     async for notify in conn.notifies():
                         notified = self.channels.get(notify.channel)
                         if notified is not None:
@@ -79,9 +80,6 @@ class _Listener:
                 raise
             except Exception as exc:  # reconnect with backoff; readers keep polling meanwhile
                 self.listening.clear()
-                for waker in list(self.channels.values()):
-                    for callback in waker.on_change:
-                        callback()
                 log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -104,7 +102,8 @@ class Waker:
         self._changed = asyncio.Condition()
         self._started = self._stopped = False
         # Called at once (before any waiter wakes) on every notification of the channel, and
-        # whenever the connection is (re)made or lost: what may have changed meanwhile is unknown.
+        # when the connection is (re)made, before `listening` is set again: what changed while
+        # it was down is unknown. While it is down, `listening` is clear.
         self.on_change: list[Callable[[], None]] = []
 
     def on(self, channel: str) -> Waker:
