@@ -75,24 +75,24 @@ def request_observed(scope: Scope, request_id: str) -> Iterator[None]:
 
 # The series of each (method, route[, status]) once looked up: `labels()` checks and locks on
 # every call, twice a request. Bounded like the labels themselves (route templates, not paths).
-_COUNTERS: dict[tuple[str, str, str], Counter] = {}
-_TIMERS: dict[tuple[str, str], Histogram] = {}
+_SERIES: dict[tuple[object, ...], Any] = {}
+
+
+def _series(metric: Counter | Histogram, *labels: str) -> Any:
+    key = (metric, *labels)
+    series = _SERIES.get(key)
+    if series is None:
+        series = _SERIES[key] = metric.labels(*labels)
+    return series
 
 
 def request_finished(scope: Scope, status: int, seconds_to_headers: float | None) -> None:
     """Counts the answer by route template and names the span after it (call inside the block)."""
     method = str(scope.get("method", "-"))
     route = route_of(scope)
-    counted = (method, route, str(status or 0))
-    counter = _COUNTERS.get(counted)
-    if counter is None:
-        counter = _COUNTERS[counted] = HTTP_REQUESTS.labels(*counted)
-    counter.inc()
+    _series(HTTP_REQUESTS, method, route, str(status or 0)).inc()
     if seconds_to_headers is not None:
-        timer = _TIMERS.get((method, route))
-        if timer is None:
-            timer = _TIMERS[method, route] = HTTP_DURATION.labels(method, route)
-        timer.observe(seconds_to_headers)
+        _series(HTTP_DURATION, method, route).observe(seconds_to_headers)
     tracing.annotate(
         name=f"{method} {route}",
         error=f"HTTP {status}" if status >= 500 or not status else None,
