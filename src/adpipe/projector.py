@@ -318,8 +318,9 @@ class ProjectionsWatch:
         self._pool = pool
         self._names = list(names)
         self._waker = waker
-        # Called before waiters are told their position is readable: this process now knows
-        # the read models moved, maybe before the projector's NOTIFY reached it.
+        # Called after each read of the checkpoints, before any waiter is told its position is
+        # readable: this process may know the read models moved before the projector's NOTIFY
+        # reaches it.
         self._on_reached = on_reached
         self._waiting: list[_Waiter] = []
         self._asked = 0
