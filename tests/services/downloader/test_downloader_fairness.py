@@ -21,17 +21,21 @@ if TYPE_CHECKING:
     from testkit.samples import Samples
 
 
-@pytest.fixture
-def settings(database_url: str, nats_url: str) -> Settings:
+def fair_settings(database_url: str, nats_url: str, retry_seconds: float) -> Settings:
     return loopback_settings(
         database_url,
         nats_url,
         service_concurrency=2,  # so one user's share is a single slot
-        fair_share_retry_seconds=0.3,
+        fair_share_retry_seconds=retry_seconds,
         download_retries=0,
         ack_wait_seconds=10.0,
         service_drain_seconds=0.5,
     )
+
+
+@pytest.fixture
+def settings(database_url: str, nats_url: str) -> Settings:
+    return fair_settings(database_url, nats_url, retry_seconds=0.3)
 
 
 @dataclass
@@ -113,15 +117,7 @@ async def test_work_deferred_for_a_share_starts_when_the_share_frees_not_after_t
     """Alice's second job waits for her share while her first one's asset is held open; the
     moment that download ends, the second is fetched — with an hour's retry delay, a job that
     waited for its redelivery could not reach its storyboard within this test at all."""
-    settings = loopback_settings(
-        database_url,
-        nats_url,
-        service_concurrency=2,  # so one user's share is a single slot
-        fair_share_retry_seconds=3600.0,
-        download_retries=0,
-        ack_wait_seconds=10.0,
-        service_drain_seconds=0.5,
-    )
+    settings = fair_settings(database_url, nats_url, retry_seconds=3600.0)
     seen: list[str] = []
     release = asyncio.Event()
 
